@@ -1,0 +1,100 @@
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to d365.identity: may change in any release.
+"""Dataverse Web API: systemusers, roles, organisation functions (fact sheet §5, §6)."""
+
+from __future__ import annotations
+
+import re
+
+from ansible.module_utils.basic import env_fallback
+
+from ._errors import ConfigError
+from ._http import ApiClient
+
+DATAVERSE_ARGSPEC = {
+    "environment_url": {"type": "str", "aliases": ["org_url"],
+                        "fallback": (env_fallback, ["D365_ENVIRONMENT_URL"])},
+    "dataverse_api_version": {"type": "str", "default": "v9.2"},
+}
+
+GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
+APP_USER_ROLE = "an application user for this client with the System Administrator security role"
+
+
+def guid(value, what="id"):
+    """Validated lower-case GUID: OData filters take GUIDs unquoted, so never pass raw text."""
+    if not value or not GUID_RE.match(str(value)):
+        raise ConfigError("%s must be a GUID, got %r." % (what, value))
+    return str(value).lower()
+
+
+def odata_string(value):
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class DataverseClient(ApiClient):
+    default_headers = {
+        "Accept": "application/json",
+        "OData-MaxVersion": "4.0",
+        "OData-Version": "4.0",
+    }
+
+    def __init__(self, environment_url, *args, **kwargs):
+        self.environment_url = environment_url.rstrip("/")
+        self.api_version = kwargs.pop("api_version", "v9.2")
+        super().__init__(self.environment_url + "/api/data/" + self.api_version, *args, **kwargs)
+        self.service = "Dataverse " + self.environment_url
+
+    def forbidden_hint(self, permission):
+        return ("the client needs %s in %s (Power Platform admin center > Environment > Settings > "
+                "Application users)" % (permission or APP_USER_ROLE, self.environment_url))
+
+    def entity_uri(self, entity_set, row_id):
+        """Absolute URI as @odata.id needs it for $ref (§6)."""
+        return "%s/%s(%s)" % (self.base_url, entity_set, row_id)
+
+    # -- systemusers -------------------------------------------------------------------
+
+    def find_systemusers(self, filter_expr, select, expand=None):
+        params = {"$filter": filter_expr, "$select": ",".join(select)}
+        if expand:
+            params["$expand"] = expand
+        return self.get_all("systemusers", params=params)
+
+    def update_systemuser(self, systemuser_id, body):
+        """If-Match: * makes PATCH update-only: without it a missing id would be created (§5)."""
+        self.request("PATCH", "systemusers(%s)" % guid(systemuser_id, "systemuserid"), json_body=body,
+                     headers={"If-Match": "*"}, idempotent=True)
+
+    # -- roles --------------------------------------------------------------------------
+
+    def roles(self, filter_expr, select=("roleid", "name", "_roletemplateid_value", "_businessunitid_value")):
+        return self.get_all("roles", params={"$filter": filter_expr, "$select": ",".join(select)})
+
+    def user_roles(self, systemuser_id,
+                   select=("roleid", "name", "_roletemplateid_value", "_businessunitid_value")):
+        return self.get_all("systemusers(%s)/systemuserroles_association" % guid(systemuser_id, "systemuserid"),
+                            params={"$select": ",".join(select)})
+
+    def associate_role(self, systemuser_id, role_id):
+        self.request("POST", "systemusers(%s)/systemuserroles_association/$ref" % guid(systemuser_id, "systemuserid"),
+                     json_body={"@odata.id": self.entity_uri("roles", guid(role_id, "roleid"))})
+
+    def disassociate_role(self, systemuser_id, role_id):
+        self.request("DELETE", "systemusers(%s)/systemuserroles_association(%s)/$ref" % (
+            guid(systemuser_id, "systemuserid"), guid(role_id, "roleid")), idempotent=True)
+
+    # -- organisation ----------------------------------------------------------------------
+
+    def whoami(self):
+        return self.get("WhoAmI()")
+
+    def current_organization(self):
+        return self.get("RetrieveCurrentOrganization(AccessType=Microsoft.Dynamics.CRM.EndpointAccessType'Default')")
+
+    def organization_resources(self):
+        return self.get("RetrieveOrganizationResources()")
