@@ -11,10 +11,14 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD_ROOT)
 export PATH := $(BIN):$(PATH)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: test demo venv tree versions sanity units emulator-tests integration clean
+.PHONY: test demo venv tree versions sanity units emulator-tests integration molecule bench clean
 
-test: versions sanity units
+test: versions sanity units emulator-tests
 	@echo "make test: all suites passed"
+
+# The main job: the whole procedure against the tenant emulator, narrated (under 3 minutes).
+demo: tree
+	cd $(COLL) && $(PY) tests/demo/run_demo.py
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: tests/requirements-dev.txt tests/tools/make_venv.sh
@@ -42,7 +46,15 @@ emulator-tests: venv
 	$(PYTEST) -n 2 tests/emulator/tests
 
 integration: tree
-	cd $(COLL) && PYTHONPATH=$(BUILD_ROOT) $(PYTEST) -n 2 tests/integration
+	cd $(COLL) && PYTHONPATH=$(BUILD_ROOT) $(PYTEST) -n 2 --durations=5 tests/integration
+
+# Default driver on localhost; each scenario starts and stops its own emulator.
+molecule: tree
+	cd $(COLL)/roles/non_interactive_user && $(BIN)/molecule test -s default && $(BIN)/molecule test -s check_mode
+
+# Per-task cost and token reuse (numbers for the README and closing notes; not part of make test).
+bench: tree
+	cd $(COLL) && $(PY) tests/benchmarks/bench_tasks.py 10 && $(PY) -m tests.emulator.bench
 
 clean:
 	rm -rf $(BUILD_ROOT)
