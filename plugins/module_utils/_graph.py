@@ -17,6 +17,9 @@ USER_WRITE = "User.ReadWrite.All"
 LICENSE_READ = "LicenseAssignment.Read.All (or Organization.Read.All)"
 LICENSE_WRITE = "LicenseAssignment.ReadWrite.All (or User.ReadWrite.All)"
 GROUP_READ = "GroupMember.Read.All (or Group.Read.All)"
+GROUP_MEMBER_WRITE = "GroupMember.ReadWrite.All"
+# A user created moments ago can answer 404 by id or UPN until it has replicated (§3).
+NEW_USER_WINDOW = 10.0
 
 
 def user_path(key):
@@ -54,6 +57,22 @@ class GraphClient(ApiClient):
         except NotFoundError:
             return None
 
+    def find_user_eventually(self, key, select=None, window=NEW_USER_WINDOW):
+        """find_user, re-asking for up to window seconds while Graph answers 404.
+
+        Use it where the user is expected to exist (just created, or created by an earlier
+        task): a new user answers 404 for a short while. None once the window has passed.
+        """
+        delay, waited = 0.5, 0.0
+        while True:
+            user = self.find_user(key, select)
+            if user is not None or waited >= window:
+                return user
+            delay = min(delay, window - waited)
+            self.sleep(delay)
+            waited += delay
+            delay *= 2
+
     def create_user(self, body):
         return self.request("POST", "users", json_body=body, permission=USER_WRITE).body
 
@@ -78,3 +97,28 @@ class GraphClient(ApiClient):
 
     def get_group(self, group_id, select=("id", "displayName")):
         return self.get("groups/" + quote(group_id), params={"$select": ",".join(select)}, permission=GROUP_READ)
+
+    def find_groups_by_name(self, display_name, select=("id", "displayName")):
+        """Every group whose displayName equals display_name (several groups may share a name)."""
+        params = {"$filter": "displayName eq " + odata_quote(display_name), "$select": ",".join(select)}
+        return self.get_all("groups", params=params, permission=GROUP_READ)
+
+    def group_members(self, group_id, select=("id", "userPrincipalName")):
+        """Direct members (users, groups, devices, service principals), every page."""
+        return self.get_all("groups/%s/members" % quote(group_id), params={"$select": ",".join(select)},
+                            permission=GROUP_READ)
+
+    def directory_object_ref(self, object_id):
+        """The @odata.id of a directory object, on this client's Graph host (sovereign clouds, overrides)."""
+        return "%s/v1.0/directoryObjects/%s" % (self.base_url, object_id)
+
+    def add_group_member(self, group_id, member_id):
+        """POST groups/{id}/members/$ref. Repeating it cannot add twice (Graph answers 400 'already exist')."""
+        self.request("POST", "groups/%s/members/$ref" % quote(group_id),
+                     json_body={"@odata.id": self.directory_object_ref(member_id)},
+                     permission=GROUP_MEMBER_WRITE, idempotent=True)
+
+    def remove_group_member(self, group_id, member_id):
+        """DELETE groups/{id}/members/{member id}/$ref; 404 once the member is gone."""
+        self.request("DELETE", "groups/%s/members/%s/$ref" % (quote(group_id), quote(member_id)),
+                     permission=GROUP_MEMBER_WRITE, idempotent=True)

@@ -48,3 +48,34 @@ def test_list_delta_custom_key():
 def test_diff_for_limits_keys():
     diff = diff_for({"a": 1, "b": 2, "password": "x"}, {"a": 3, "b": 2}, ["a", "b"])
     assert diff == {"before": {"a": 1, "b": 2}, "after": {"a": 3, "b": 2}}
+
+
+# -- as used by entra_user and m365_license -------------------------------------------
+
+def test_compute_patch_bool_false_is_managed_and_none_is_not():
+    current = {"accountEnabled": True, "usageLocation": None}
+    assert compute_patch({"accountEnabled": False, "usageLocation": None}, current) == {"accountEnabled": False}
+    assert compute_patch({"accountEnabled": True, "usageLocation": "GB"}, current) == {"usageLocation": "GB"}
+
+
+def test_compute_patch_casefold_only_named_keys():
+    current = {"userPrincipalName": "A@B.com", "displayName": "Svc"}
+    desired = {"userPrincipalName": "a@b.COM", "displayName": "svc"}
+    assert compute_patch(desired, current, casefold=("userPrincipalName",)) == {"displayName": "svc"}
+
+
+def test_compute_patch_empty_list_against_missing():
+    assert compute_patch({"disabledPlans": []}, {"disabledPlans": []}) == {}
+    assert compute_patch({"disabledPlans": []}, {"disabledPlans": ["x"]}) == {"disabledPlans": []}
+
+
+def test_list_delta_skus_case_insensitive_no_duplicates():
+    have = ["ea126fc5-a19e-42e2-a731-da9d437bffcf"]
+    assert list_delta(have, add=["EA126FC5-A19E-42E2-A731-DA9D437BFFCF", "x", "X"]) == (["x"], [])
+    assert list_delta(have, remove=["EA126FC5-A19E-42E2-A731-DA9D437BFFCF"]) == ([], have)
+    assert list_delta([], remove=["a"]) == ([], [])
+
+
+def test_diff_for_create_and_delete_shapes():
+    assert diff_for({}, {"a": 1}, ["a", "b"]) == {"before": {"a": None}, "after": {"a": 1}}
+    assert diff_for({"a": 1}, None, ["a"]) == {"before": {"a": 1}, "after": {"a": None}}

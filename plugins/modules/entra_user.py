@@ -1,0 +1,341 @@
+#!/usr/bin/python
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: entra_user
+short_description: Create, update or delete a Microsoft Entra ID user (for example a Dynamics 365 service account)
+version_added: 0.1.0
+description:
+  - Manages one Microsoft Entra ID (Azure AD) user through Microsoft Graph, found by its user principal name.
+  - Only the options you set are managed; a property whose option is not set is left as it is.
+  - A create that is retried after a timeout or a dropped connection never makes a second user; the module
+    reads the user back by UPN (waiting out the short time a new user answers 404) before it posts again.
+  - O(state=absent) deletes the user (a soft delete; Microsoft keeps it in deleted items for 30 days). It is a
+    no-op when the user does not exist.
+  - Needs the Graph application permission C(User.ReadWrite.All).
+author:
+  - d365.identity maintainers (@d365-identity)
+options:
+  user_principal_name:
+    description:
+      - The user's UPN, for example V(svc-d365@contoso.onmicrosoft.com); its domain must be a verified domain of the tenant.
+      - Matching is case-insensitive.
+    type: str
+    required: true
+    aliases: [upn]
+  state:
+    description:
+      - V(present) creates the user or brings the managed properties to the given values.
+      - V(absent) deletes the user.
+    type: str
+    choices: [present, absent]
+    default: present
+  display_name:
+    description:
+      - Display name. Required to create the user.
+    type: str
+  mail_nickname:
+    description:
+      - Mail alias (C(mailNickname)).
+      - When not set, a new user gets the local part of O(user_principal_name) with the characters Graph refuses
+        removed; an existing user's alias is then left as it is.
+    type: str
+  usage_location:
+    description:
+      - Two-letter ISO 3166 country code, for example V(GB) or V(US). Microsoft 365 licences can only be assigned
+        to a user with a usage location (see M(d365.identity.m365_license)).
+    type: str
+  account_enabled:
+    description:
+      - Whether the account can sign in. A new user is enabled unless this is V(false).
+    type: bool
+  password:
+    description:
+      - Initial password. Required to create the user.
+      - Graph cannot read passwords back, so O(update_password) decides when an existing user's password is set.
+      - Never returned or logged.
+    type: str
+  update_password:
+    description:
+      - V(on_create) sets O(password) only when the user is created.
+      - V(always) sets it on every run, so the task always reports a change.
+    type: str
+    choices: [on_create, always]
+    default: on_create
+  force_change_password_next_sign_in:
+    description:
+      - Whether the user must change the password at the next sign-in. Sent with the password only.
+      - Keep V(false) for a service account, which cannot change its password interactively and could then not
+        be used by tools.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - d365.identity._auth
+  - d365.identity._attributes
+  - d365.identity._attributes.ACTIONGROUP_GRAPH
+attributes:
+  check_mode:
+    support: full
+    details: Nothing is written. A user that would be created is returned with the id V(00000000-0000-0000-0000-000000000000).
+  diff_mode:
+    support: full
+    details: Shows the managed properties before and after; never the password.
+  idempotent:
+    support: full
+    details: Not with O(update_password=always) and O(password) set, which sets the password on every run.
+notes:
+  - Graph does not say whether a soft-deleted user still blocks its UPN. If a create fails because the UPN is taken
+    by a deleted user, restore it or delete it permanently from deleted items.
+seealso:
+  - module: d365.identity.m365_license
+"""
+
+EXAMPLES = r"""
+- name: Create a service account for Dynamics 365
+  d365.identity.entra_user:
+    user_principal_name: svc-d365@contoso.onmicrosoft.com
+    display_name: Dynamics 365 integration
+    usage_location: GB
+    password: "{{ vault_svc_d365_password }}"
+  register: svc
+
+- name: Disable it, leaving its other properties as they are
+  d365.identity.entra_user:
+    upn: svc-d365@contoso.onmicrosoft.com
+    account_enabled: false
+
+- name: Reset the password
+  d365.identity.entra_user:
+    upn: svc-d365@contoso.onmicrosoft.com
+    password: "{{ vault_svc_d365_password }}"
+    update_password: always
+  no_log: true
+
+- name: Delete the user (soft delete)
+  d365.identity.entra_user:
+    upn: svc-d365@contoso.onmicrosoft.com
+    state: absent
+"""
+
+RETURN = r"""
+id:
+  description:
+    - Object id of the user; V(00000000-0000-0000-0000-000000000000) for a user that check mode would create.
+    - With O(state=absent), the id of the deleted user, or null when there was none.
+  returned: always
+  type: str
+  sample: 87d349ed-44d7-43e1-9a83-5f2406dee5bd
+user:
+  description:
+    - The user as Graph describes it after the task (in check mode, as it would be).
+    - With O(state=absent), the user as it was before deletion, or null when there was none.
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Object id.
+      type: str
+    userPrincipalName:
+      description: UPN.
+      type: str
+    displayName:
+      description: Display name.
+      type: str
+    accountEnabled:
+      description: Whether the account can sign in.
+      type: bool
+    usageLocation:
+      description: ISO 3166 alpha-2 country code, or null.
+      type: str
+    mailNickname:
+      description: Mail alias.
+      type: str
+  sample:
+    id: 87d349ed-44d7-43e1-9a83-5f2406dee5bd
+    userPrincipalName: svc-d365@contoso.onmicrosoft.com
+    displayName: Dynamics 365 integration
+    accountEnabled: true
+    usageLocation: GB
+    mailNickname: svc-d365
+"""
+
+from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
+from ansible_collections.d365.identity.plugins.module_utils._entra import (
+    check_mail_nickname, check_upn, mail_nickname_from_upn, usage_location)
+from ansible_collections.d365.identity.plugins.module_utils._errors import (
+    ApiError, ConfigError, ConflictError, NotFoundError, TransportError)
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname")
+# Graph property <- module option; the order is the diff's order.
+MANAGED = (("userPrincipalName", "user_principal_name"), ("displayName", "display_name"),
+           ("mailNickname", "mail_nickname"), ("accountEnabled", "account_enabled"),
+           ("usageLocation", "usage_location"))
+CASEFOLD = ("userPrincipalName",)
+WRITE_ATTEMPTS = 3
+AMBIGUOUS_STATUS = frozenset((500, 502, 503, 504))
+
+
+def desired_properties(params):
+    """Graph properties the user set; None means unmanaged."""
+    values = dict(params)
+    values["user_principal_name"] = check_upn(params["user_principal_name"])
+    values["usage_location"] = usage_location(params.get("usage_location"))
+    values["mail_nickname"] = check_mail_nickname(params.get("mail_nickname"))
+    return {prop: values.get(option) for prop, option in MANAGED}
+
+
+def shown(user):
+    """The returned user: the selected properties only (never passwordProfile)."""
+    return {k: user.get(k) for k in SELECT} if user else None
+
+
+def password_profile(params):
+    return {"password": params["password"],
+            "forceChangePasswordNextSignIn": bool(params["force_change_password_next_sign_in"])}
+
+
+def ambiguous(error):
+    """True when a write may or may not have been applied."""
+    return isinstance(error, TransportError) or (
+        isinstance(error, ApiError) and not isinstance(error, ConflictError) and error.status in AMBIGUOUS_STATUS)
+
+
+def create_once(client, upn, body):
+    """POST users, never making two: after a dropped connection, a 5xx or a duplicate-UPN answer,
+    re-read by UPN (through the new-user 404 window) and post again only while it is still absent.
+
+    Returns (user, created): created is False only when the first POST was refused because the
+    user already existed (our first read fell into the new-user 404 window).
+    """
+    last = None
+    for _attempt in range(WRITE_ATTEMPTS):
+        try:
+            return client.create_user(body), True
+        except ConflictError as error:
+            existing = client.find_user_eventually(upn, SELECT)
+            if existing is None:
+                raise ConflictError(
+                    error.message + ". No active user has this UPN: a deleted user probably holds it. Restore it or "
+                    "delete it permanently (Graph directory/deletedItems), or choose another user_principal_name.",
+                    status=error.status, code=error.code, service_message=error.service_message,
+                    request_id=error.request_id, method=error.method, url=error.url)
+            return existing, last is not None
+        except (TransportError, ApiError) as error:
+            if not ambiguous(error):
+                raise
+            last = error
+            existing = client.find_user_eventually(upn, SELECT)
+            if existing is not None:
+                return existing, True
+    raise last
+
+
+def delete_once(client, user_id):
+    """DELETE users/{id}; gone already (or gone after an unanswered try) counts as done."""
+    last = None
+    for _attempt in range(WRITE_ATTEMPTS):
+        try:
+            client.delete_user(user_id)
+            return
+        except NotFoundError:
+            return
+        except (TransportError, ApiError) as error:
+            if not ambiguous(error):
+                raise
+            last = error
+            if client.find_user(user_id, ("id",)) is None:
+                return
+    raise last
+
+
+def create(module, client, desired):
+    params = module.params
+    upn = desired["userPrincipalName"]
+    missing = [name for name in ("display_name", "password") if not params[name]]
+    if missing:
+        raise ConfigError("User %s does not exist, and creating it needs %s: set %s." % (
+            upn, " and ".join(missing), " and ".join(missing)))
+    body = {k: v for k, v in desired.items() if v is not None}
+    body.setdefault("accountEnabled", True)
+    body.setdefault("mailNickname", mail_nickname_from_upn(upn))
+    result = {"changed": True}
+    if module._diff:
+        result["diff"] = {"before": {}, "after": {prop: body[prop] for prop, _option in MANAGED if prop in body}}
+    if module.check_mode:
+        user = dict(body, id=PLACEHOLDER_ID)
+    else:
+        answer, created = create_once(client, upn, dict(body, passwordProfile=password_profile(params)))
+        if not created:  # it existed all along: manage it like any existing user
+            return update(module, client, answer, desired)
+        # POST answers with the default properties only: fill in what was sent.
+        user = dict(body, **{k: v for k, v in answer.items() if k in SELECT and v is not None})
+        user = update(module, client, user, desired, created=True)["user"]
+    result.update(user=shown(user), id=user["id"])
+    return result
+
+
+def update(module, client, current, desired, created=False):
+    params = module.params
+    patch = compute_patch(desired, current, casefold=CASEFOLD)
+    # A user this run created already has the password (and may still answer 404 for a moment).
+    send_password = bool(params["password"]) and params["update_password"] == "always" and not created
+    after = dict(current, **patch)
+    if (patch or send_password) and not module.check_mode:
+        body = dict(patch)
+        if send_password:
+            body["passwordProfile"] = password_profile(params)
+        client.update_user(current["id"], body)
+    result = {"changed": created or bool(patch) or send_password, "user": shown(after), "id": current["id"]}
+    if module._diff and not created:
+        keys = [prop for prop, _option in MANAGED if desired[prop] is not None]
+        result["diff"] = diff_for(current, after, keys)
+    return result
+
+
+def run(module):
+    params = module.params
+    client = module.graph_client()
+    upn = check_upn(params["user_principal_name"])
+    if params["state"] == "absent":
+        current = client.find_user(upn, SELECT)
+        if current is None:
+            return {"changed": False, "user": None, "id": None}
+        result = {"changed": True, "user": shown(current), "id": current["id"]}
+        if module._diff:
+            result["diff"] = {"before": {prop: current.get(prop) for prop, _option in MANAGED}, "after": {}}
+        if not module.check_mode:
+            delete_once(client, current["id"])
+        return result
+    desired = desired_properties(params)
+    current = client.find_user(upn, SELECT)
+    if current is None:
+        return create(module, client, desired)
+    return update(module, client, current, desired)
+
+
+def main():
+    module = D365Module(
+        argument_spec={
+            "user_principal_name": {"type": "str", "required": True, "aliases": ["upn"]},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "display_name": {"type": "str"},
+            "mail_nickname": {"type": "str"},
+            "usage_location": {"type": "str"},
+            "account_enabled": {"type": "bool"},
+            "password": {"type": "str", "no_log": True},
+            "update_password": {"type": "str", "default": "on_create", "choices": ["on_create", "always"], "no_log": False},
+            "force_change_password_next_sign_in": {"type": "bool", "default": False, "no_log": False},
+        },
+        supports_check_mode=True,
+    )
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()
