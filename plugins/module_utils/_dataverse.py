@@ -98,3 +98,9 @@ class DataverseClient(ApiClient):
 
     def organization_resources(self):
         return self.get("RetrieveOrganizationResources()")
+
+    # -- business units ------------------------------------------------------------------
+
+    def business_unit(self, business_unit_id, select=("businessunitid", "name")):
+        return self.get("businessunits(%s)" % guid(business_unit_id, "businessunitid"),
+                        params={"$select": ",".join(select)})

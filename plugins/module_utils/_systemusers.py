@@ -1,0 +1,197 @@
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to d365.identity: may change in any release.
+"""Dataverse systemusers shared by dataverse_systemuser_info, dataverse_systemuser and dataverse_role.
+
+Pure pieces (access-mode names, identifier -> OData filter, row -> returned dict, role matching)
+plus the two reads every one of those modules needs (fact sheet §5, §6).
+"""
+
+from __future__ import annotations
+
+from ._dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE, guid, odata_string
+from ._errors import ApiError, ConfigError, D365Error
+
+# systemuser_accessmode global choice (fact sheet §5).
+ACCESS_MODES = {
+    "read_write": 0,
+    "administrative": 1,
+    "read": 2,
+    "support_user": 3,
+    "non_interactive": 4,
+    "delegated_admin": 5,
+}
+ACCESS_MODE_NAMES = {value: name for name, value in ACCESS_MODES.items()}
+NON_INTERACTIVE = ACCESS_MODES["non_interactive"]
+# "At most 7 non-interactive users per environment" (fact sheet §5); application users do not count.
+NON_INTERACTIVE_CAP = 7
+
+IDENTIFIERS = ("entra_object_id", "user_principal_name", "systemuser_id")
+IDENTIFIER_ARGSPEC = {
+    "entra_object_id": {"type": "str", "aliases": ["object_id"]},
+    "user_principal_name": {"type": "str", "aliases": ["upn"]},
+    "systemuser_id": {"type": "str"},
+}
+
+SELECT = ("systemuserid", "domainname", "azureactivedirectoryobjectid", "applicationid", "accessmode",
+          "isdisabled", "islicensed", "_businessunitid_value")
+ROLE_SELECT = ("roleid", "name", "_roletemplateid_value", "_businessunitid_value")
+ROLES_NAV = "systemuserroles_association"
+EXPAND_ROLES = "%s($select=%s)" % (ROLES_NAV, ",".join(ROLE_SELECT))
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def access_mode_name(value):
+    return ACCESS_MODE_NAMES.get(value, "unknown_%s" % value if value is not None else None)
+
+
+def identifier(params):
+    """(option, value) of the one identifier set, or (None, None)."""
+    for name in IDENTIFIERS:
+        if params.get(name):
+            return name, params[name]
+    return None, None
+
+
+def describe(params):
+    name, value = identifier(params)
+    return "%s %s" % (name, value) if name else "any user"
+
+
+def identifier_filter(params):
+    """OData $filter for the identifier in params, or None when none is set.
+
+    GUIDs go unquoted and validated (guid()); the UPN matches domainname, which online holds the UPN (§5).
+    """
+    name, value = identifier(params)
+    if name == "entra_object_id":
+        return "azureactivedirectoryobjectid eq %s" % guid(value, "entra_object_id")
+    if name == "systemuser_id":
+        return "systemuserid eq %s" % guid(value, "systemuser_id")
+    if name == "user_principal_name":
+        return "domainname eq %s" % odata_string(value)
+    return None
+
+
+def users_filter(params, access_mode=None):
+    parts = [f for f in (identifier_filter(params),) if f]
+    if access_mode is not None:
+        parts.append("accessmode eq %d" % ACCESS_MODES[access_mode])
+    return " and ".join(parts) if parts else None
+
+
+def role_dict(row):
+    return {
+        "roleid": row.get("roleid"),
+        "name": row.get("name"),
+        "roletemplateid": (row.get("_roletemplateid_value") or "").lower() or None,
+        "businessunitid": row.get("_businessunitid_value"),
+    }
+
+
+def systemuser_dict(row):
+    """The systemuser as all three modules return it (RETURN 'systemuser' / 'systemusers')."""
+    roles = row.get(ROLES_NAV)
+    return {
+        "systemuserid": row.get("systemuserid"),
+        "domainname": row.get("domainname"),
+        "azureactivedirectoryobjectid": row.get("azureactivedirectoryobjectid"),
+        "applicationid": row.get("applicationid"),
+        "accessmode": row.get("accessmode"),
+        "access_mode": access_mode_name(row.get("accessmode")),
+        "isdisabled": row.get("isdisabled"),
+        "islicensed": row.get("islicensed"),
+        "businessunitid": row.get("_businessunitid_value") or row.get("businessunitid"),
+        "roles": sorted((role_dict(r) for r in roles or []), key=lambda r: (r["name"] or "").casefold()),
+    }
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def read_systemusers(client, filter_expr):
+    """Raw rows (user + roles in one GET); [] when nothing matches."""
+    params = {"$select": ",".join(SELECT), "$expand": EXPAND_ROLES}
+    if filter_expr:
+        params["$filter"] = filter_expr
+    return client.get_all("systemusers", params=params)
+
+
+def read_one(client, params):
+    """The one row the identifier names, or None; two matches are an error (never guess)."""
+    rows = read_systemusers(client, identifier_filter(params))
+    if len(rows) > 1:
+        raise ConfigError("%s matches %d systemusers in %s (%s): use entra_object_id or systemuser_id." % (
+            describe(params), len(rows), client.environment_url,
+            ", ".join(str(r.get("systemuserid")) for r in rows)))
+    return rows[0] if rows else None
+
+
+def non_interactive_counts(client):
+    """(current, maximum) non-interactive users of the environment.
+
+    RetrieveOrganizationResources is the documented source (§5) but its online values are
+    UNCONFIRMED: when it fails or lacks the fields, count accessmode 4 rows that are not
+    application users (those do not count) and use the documented cap of 7.
+    """
+    try:
+        resources = (client.organization_resources() or {}).get("OrganizationResources") or {}
+    except ApiError:
+        resources = {}
+    current = resources.get("CurrentNumberOfNonInteractiveUsers")
+    maximum = resources.get("MaxNumberOfNonInteractiveUsers")
+    if not isinstance(maximum, int) or isinstance(maximum, bool) or maximum <= 0:
+        maximum = NON_INTERACTIVE_CAP
+    if not isinstance(current, int) or isinstance(current, bool) or current < 0:
+        rows = client.get_all("systemusers", params={
+            "$select": "systemuserid", "$filter": "accessmode eq %d and applicationid eq null" % NON_INTERACTIVE})
+        current = len(rows)
+    return current, maximum
+
+
+def not_synchronised(params, environment_url, hint):
+    return D365Error("%s is not yet synchronised into %s. Fix: %s." % (describe(params), environment_url, hint))
+
+
+# -- roles ---------------------------------------------------------------------------------------
+
+
+def _is_guid(value):
+    try:
+        guid(value)
+        return True
+    except ConfigError:
+        return False
+
+
+def match_roles(wanted, available):
+    """Resolve role names / template GUIDs against the roles of one business unit.
+
+    Returns (matched rows in request order without duplicates, unknown entries).
+    'System Administrator' always resolves by its template id, so it works in any language (§6).
+    A GUID matches the role template id (or, as a convenience, the role id itself).
+    """
+    matched, unknown, seen = [], [], set()
+    for item in wanted:
+        text = str(item).strip()
+        if _is_guid(text):
+            key = text.lower()
+            hits = [r for r in available if (r.get("_roletemplateid_value") or "").lower() == key]
+            hits = hits or [r for r in available if (r.get("roleid") or "").lower() == key]
+        elif text.casefold() == "system administrator":
+            hits = [r for r in available
+                    if (r.get("_roletemplateid_value") or "").lower() == SYSTEM_ADMINISTRATOR_TEMPLATE]
+        else:
+            hits = [r for r in available if (r.get("name") or "").casefold() == text.casefold()]
+        if not hits:
+            unknown.append(text)
+            continue
+        if len(hits) > 1:
+            raise ConfigError("Role %r matches %d roles in business unit %s (%s): give the role template GUID." % (
+                text, len(hits), hits[0].get("_businessunitid_value"), ", ".join(h["roleid"] for h in hits)))
+        if hits[0]["roleid"] not in seen:
+            seen.add(hits[0]["roleid"])
+            matched.append(hits[0])
+    return matched, unknown

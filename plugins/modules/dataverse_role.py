@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dataverse_role
+short_description: Grant or remove security roles of a Dataverse system user
+version_added: 0.1.0
+description:
+  - Grants or removes security roles of one system user, resolving each role inside the user's own business unit
+    (role ids differ per business unit; the template id does not).
+  - Associates and disassociates through C(systemuserroles_association/$ref) only when needed.
+  - Roles can only be granted while the user is licensed and enabled, so grant them before making the user
+    non-interactive and removing its licence.
+  - Needs an application user for the client with the System Administrator role.
+author:
+  - d365.identity maintainers (@d365-identity)
+options:
+  entra_object_id:
+    description:
+      - Microsoft Entra object id of the user (C(azureactivedirectoryobjectid)).
+      - Exactly one of O(entra_object_id), O(user_principal_name) and O(systemuser_id) is required.
+    type: str
+    aliases: [object_id]
+  user_principal_name:
+    description:
+      - User principal name of the user, matched on C(domainname).
+    type: str
+    aliases: [upn]
+  systemuser_id:
+    description:
+      - Dataverse C(systemuserid) of the user.
+    type: str
+  roles:
+    description:
+      - Security role names (case-insensitive) or role template GUIDs.
+      - V(System Administrator) always resolves by its template id C(627090FF-40A3-4053-8790-584EDC5BE201), so it works
+        whatever the language of the environment.
+      - Roles resolve in the business unit of the user; an unknown role fails and lists the roles available there.
+    type: list
+    elements: str
+    default: []
+  state:
+    description:
+      - V(present) grants O(roles); V(absent) removes them.
+    type: str
+    choices: [present, absent]
+    default: present
+  purge:
+    description:
+      - With O(state=present), also remove the roles of the user that O(roles) does not list.
+      - O(roles=[]) with O(purge=true) removes every role.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - d365.identity._auth
+  - d365.identity._dataverse
+  - d365.identity._attributes
+  - d365.identity._attributes.ACTIONGROUP_DATAVERSE
+attributes:
+  check_mode:
+    support: full
+    details: Returns the roles as they would be; nothing is written.
+  diff_mode:
+    support: full
+    details: Shows the role names before and after.
+  idempotent:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Make the integration user a System Administrator (any language)
+  d365.identity.dataverse_role:
+    environment_url: https://contoso.crm4.dynamics.com
+    user_principal_name: svc-integration@contoso.onmicrosoft.com
+    roles: [System Administrator]
+
+- name: Exactly these roles, by name and template id
+  d365.identity.dataverse_role:
+    environment_url: https://contoso.crm4.dynamics.com
+    entra_object_id: 5f1c0d2e-8a3b-4c7d-9e6f-0a1b2c3d4e5f
+    roles:
+      - Basic User
+      - 119F245C-3CC8-4b62-B31C-D1A046CED15D  # System Customizer
+    purge: true
+
+- name: Remove a role
+  d365.identity.dataverse_role:
+    environment_url: https://contoso.crm4.dynamics.com
+    user_principal_name: svc-integration@contoso.onmicrosoft.com
+    roles: [Salesperson]
+    state: absent
+"""
+
+RETURN = r"""
+roles:
+  description: Security roles of the user after the task (in check mode, as they would be), sorted by name.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    roleid:
+      description: Role id (differs per business unit).
+      type: str
+    name:
+      description: Role name.
+      type: str
+    roletemplateid:
+      description: Role template id, the same in every business unit and language.
+      type: str
+      sample: 627090ff-40a3-4053-8790-584edc5be201
+    businessunitid:
+      description: Business unit of the role (the user's).
+      type: str
+added:
+  description: Roles granted by the task (same fields as RV(roles)).
+  returned: always
+  type: list
+  elements: dict
+removed:
+  description: Roles removed by the task (same fields as RV(roles)).
+  returned: always
+  type: list
+  elements: dict
+systemuserid:
+  description: Dataverse id of the user.
+  returned: always
+  type: str
+"""
+
+from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
+from ansible_collections.d365.identity.plugins.module_utils._dataverse import guid
+from ansible_collections.d365.identity.plugins.module_utils._errors import (
+    ApiError, ConflictError, D365Error, TransportError)
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+    IDENTIFIER_ARGSPEC, IDENTIFIERS, ROLES_NAV, describe, match_roles, not_synchronised, read_one, role_dict)
+
+WRITE_ATTEMPTS = 3
+NOT_SYNCED = ("add it first with d365.identity.dataverse_systemuser (sync: true), or wait for the background "
+              "synchronisation")
+
+
+def role_key(row):
+    return (row.get("roleid") or "").lower()
+
+
+def names(rows):
+    return sorted((r.get("name") or r.get("roleid") or "" for r in rows), key=str.casefold)
+
+
+def business_unit_label(client, bu_id):
+    try:
+        name = (client.business_unit(bu_id) or {}).get("name")
+    except ApiError:
+        name = None
+    return "%s (%s)" % (name, bu_id) if name else bu_id
+
+
+def resolve(client, params, bu_id):
+    available = client.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
+    matched, unknown = match_roles(params["roles"], available)
+    if unknown:
+        raise D365Error("Role %s not found in business unit %s of %s. Roles available there: %s. Fix: use one of "
+                        "these names or a role template GUID." % (
+                            ", ".join(repr(u) for u in unknown), business_unit_label(client, bu_id),
+                            client.environment_url, ", ".join(names(available)) or "none"))
+    return matched
+
+
+def _confirm(client, user_id, role_id, wanted):
+    """Re-read after an unclear write: True when the role's presence is as wanted."""
+    return (role_id in {role_key(r) for r in client.user_roles(user_id)}) == wanted
+
+
+def write_role(client, user_id, role, add):
+    """One $ref write; after no answer or a server error, re-read before trying again (no blind retries)."""
+    role_id = role_key(role)
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            if add:
+                client.associate_role(user_id, role_id)
+            else:
+                client.disassociate_role(user_id, role_id)
+            return
+        except ConflictError:
+            if add and _confirm(client, user_id, role_id, True):
+                return  # already associated: re-association is refused (§6, §10)
+            raise
+        except (TransportError, ApiError) as error:
+            if isinstance(error, ApiError) and (error.status or 0) < 500:
+                raise
+            if _confirm(client, user_id, role_id, add):
+                return
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
+
+
+def run(module):
+    params = module.params
+    client = module.dataverse_client()
+    row = read_one(client, params)
+    if row is None:
+        raise not_synchronised(params, client.environment_url, NOT_SYNCED)
+    user_id = row["systemuserid"]
+    bu_id = row.get("_businessunitid_value")
+    current = list(row.get(ROLES_NAV) or [])
+    wanted = resolve(client, params, bu_id) if params["roles"] else []
+    if params["state"] == "absent":
+        to_add, to_remove = [], list_delta(current, remove=wanted, key=role_key)[1]
+    else:
+        to_add, to_remove = list_delta(current, add=wanted, exact=wanted if params["purge"] else None, key=role_key)
+
+    if to_add and row.get("isdisabled"):
+        raise D365Error("%s is disabled in %s, and security roles can only be granted while the user is licensed and "
+                        "enabled. Fix: give the user a Dynamics 365 licence (and enable the account) so the "
+                        "synchronisation enables it again, grant the roles, then set access_mode non_interactive "
+                        "before removing the licence." % (describe(params), client.environment_url))
+
+    if not module.check_mode:
+        for role in to_add:
+            write_role(client, user_id, role, True)
+        for role in to_remove:
+            write_role(client, user_id, role, False)
+
+    removed_keys = {role_key(r) for r in to_remove}
+    after = [r for r in current if role_key(r) not in removed_keys] + to_add
+    result = {
+        "changed": bool(to_add or to_remove),
+        "systemuserid": user_id,
+        "roles": sorted((role_dict(r) for r in after), key=lambda r: (r["name"] or "").casefold()),
+        "added": [role_dict(r) for r in to_add],
+        "removed": [role_dict(r) for r in to_remove],
+    }
+    if module._diff:
+        result["diff"] = diff_for({"roles": names(current)}, {"roles": names(after)}, ["roles"])
+    return result
+
+
+def main():
+    spec = dict(IDENTIFIER_ARGSPEC)
+    spec.update({
+        "roles": {"type": "list", "elements": "str", "default": []},
+        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+        "purge": {"type": "bool", "default": False},
+    })
+    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
+                        required_one_of=[IDENTIFIERS], mutually_exclusive=[IDENTIFIERS])
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dataverse_systemuser
+short_description: Synchronise an Entra user into Dataverse and set its access mode
+version_added: 0.1.0
+description:
+  - Makes sure a Microsoft Entra user is a system user of one Dataverse environment and sets its access mode,
+    for example V(non_interactive) for an integration account that must keep working without a licence.
+  - Users get into Dataverse through the background synchronisation. With O(sync=true) a missing user is added at
+    once through the Power Platform admin API (C(addUser)), then re-read.
+  - "Sets the access mode with C(PATCH systemusers) and C(If-Match: *), only when it differs."
+  - Before making a user non-interactive it checks the environment's count against the cap (7 per environment)
+    and fails without writing when the cap is reached.
+  - Needs an application user for the client with the System Administrator role and, for O(sync=true), the client
+    registered as a Power Platform admin management application and the Graph permission C(User.Read.All)
+    (only to resolve O(user_principal_name) to an object id).
+author:
+  - d365.identity maintainers (@d365-identity)
+options:
+  entra_object_id:
+    description:
+      - Microsoft Entra object id of the user (C(azureactivedirectoryobjectid)).
+      - Exactly one of O(entra_object_id), O(user_principal_name) and O(systemuser_id) is required.
+    type: str
+    aliases: [object_id]
+  user_principal_name:
+    description:
+      - User principal name of the user, matched on C(domainname).
+      - With O(sync=true) it is resolved to the object id through Microsoft Graph.
+    type: str
+    aliases: [upn]
+  systemuser_id:
+    description:
+      - Dataverse C(systemuserid) of the user. Cannot be used with O(sync=true) for a user that is missing.
+    type: str
+  access_mode:
+    description:
+      - Access mode to set. Not managed when omitted.
+      - V(non_interactive) keeps the user enabled after its licence is removed; set it while the user is still licensed.
+    type: str
+    choices: [read_write, administrative, read, support_user, non_interactive, delegated_admin]
+  sync:
+    description:
+      - When the user is not in the environment, ask the Power Platform admin API to add it now (C(addUser)).
+      - The user must be enabled, licensed for Dynamics 365 and in the environment's security group (if any).
+      - When V(false), a missing user fails the task.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - d365.identity._auth
+  - d365.identity._dataverse
+  - d365.identity._attributes
+  - d365.identity._attributes.ACTIONGROUP_DATAVERSE
+attributes:
+  check_mode:
+    support: full
+    details: A missing user with O(sync=true) is reported as a pending change; nothing is written.
+  diff_mode:
+    support: full
+    details: Shows whether the user is synchronised and its access mode.
+  idempotent:
+    support: full
+notes:
+  - At most 7 users per environment can be non-interactive; application users do not count.
+"""
+
+EXAMPLES = r"""
+- name: Add the integration user to the environment now and make it non-interactive
+  d365.identity.dataverse_systemuser:
+    environment_url: https://contoso.crm4.dynamics.com
+    user_principal_name: svc-integration@contoso.onmicrosoft.com
+    sync: true
+    access_mode: non_interactive
+  register: dv_user
+
+- name: Check that the user stayed non-interactive and enabled after removing the licence
+  d365.identity.dataverse_systemuser_info:
+    environment_url: https://contoso.crm4.dynamics.com
+    systemuser_id: "{{ dv_user.systemuser.systemuserid }}"
+  register: after
+  failed_when: after.systemusers[0].accessmode != 4 or after.systemusers[0].isdisabled
+"""
+
+RETURN = r"""
+systemuser:
+  description:
+    - The system user after the task (in check mode, as it would be).
+    - For a user that would be synchronised in check mode, RV(systemuser.systemuserid) is
+      C(00000000-0000-0000-0000-000000000000).
+  returned: always
+  type: dict
+  contains:
+    systemuserid:
+      description: Dataverse id of the user.
+      type: str
+    domainname:
+      description: User principal name.
+      type: str
+    azureactivedirectoryobjectid:
+      description: Microsoft Entra object id.
+      type: str
+    applicationid:
+      description: Client id; set on application users only.
+      type: str
+    accessmode:
+      description: Access mode number (4 is non-interactive).
+      type: int
+      sample: 4
+    access_mode:
+      description: Access mode name.
+      type: str
+      sample: non_interactive
+    isdisabled:
+      description: Whether the user is disabled in the environment.
+      type: bool
+    islicensed:
+      description: Whether Dataverse considers the user licensed.
+      type: bool
+    businessunitid:
+      description: Business unit of the user.
+      type: str
+    roles:
+      description: Security roles (C(roleid), C(name), C(roletemplateid), C(businessunitid)).
+      type: list
+      elements: dict
+sync_requested:
+  description: Whether the task asked the admin API to add the user (or, in check mode, would have).
+  returned: always
+  type: bool
+  sample: false
+"""
+
+import time
+
+from ansible_collections.d365.identity.plugins.module_utils._admin_api import ADMIN_APP
+from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
+from ansible_collections.d365.identity.plugins.module_utils._errors import (
+    ApiError, ConfigError, D365Error, PermissionDeniedError, TransportError)
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+    ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, NON_INTERACTIVE, PLACEHOLDER_ID, access_mode_name, describe,
+    non_interactive_counts, not_synchronised, read_one, systemuser_dict)
+
+# Re-reads after addUser: it applies at once online; the waits only cover replication (about 30 s in all).
+SYNC_WAITS = (0, 1, 2, 4, 8, 15)
+ADD_USER_ATTEMPTS = 3
+SYNC_FIXES = {
+    "userNotLicensed": "assign the user a Dynamics 365 licence that includes Dataverse first "
+                       "(d365.identity.m365_license), then retry",
+    "userNotPartOfSecurityGroup": "add the user to the environment's security group (Power Platform admin center > "
+                                  "Environment > Edit > Security group), then retry",
+    "userDisabled": "enable the user in Microsoft Entra ID (account_enabled), then retry",
+}
+BACKGROUND_SYNC = ("wait for the background synchronisation (the user must be enabled, hold a Dynamics 365 licence "
+                   "and be in the environment's security group), poll with d365.identity.dataverse_systemuser_info, "
+                   "or set sync: true to add it now")
+ACCESS_MODE_ADMIN = ("the client's application user needs the System Administrator role and Read-Write access mode "
+                     "to change access modes (0x80048d2f AccessModeChangeNeedSystemAdmin)")
+
+sleep = time.sleep  # replaced by the unit tests
+
+
+def environment_id(module, client):
+    """Power Platform environment id: RetrieveCurrentOrganization (one Dataverse GET), else the admin API list."""
+    try:
+        detail = (client.current_organization() or {}).get("Detail") or {}
+        if detail.get("EnvironmentId"):
+            return detail["EnvironmentId"]
+    except ApiError:
+        pass
+    env_id = module.admin_api_client().environment_id_for_url(client.environment_url)
+    if not env_id:
+        raise ConfigError("No Power Platform environment has the instance URL %s. Fix: check environment_url." %
+                          client.environment_url)
+    return env_id
+
+
+def sync_error(params, environment_url, error):
+    """The addUser diagnostics as messages that name the fix (§7)."""
+    text = " ".join(str(t) for t in (error.code, error.service_message) if t)
+    fix = next((f for code, f in SYNC_FIXES.items() if code.lower() in text.lower()), None)
+    if isinstance(error, PermissionDeniedError) or error.status == 403:
+        fix = ADMIN_APP
+    if fix is None:
+        return error
+    return type(error)("Could not add %s to %s (%s): %s. Fix: %s." % (
+        describe(params), environment_url, error.code or error.status,
+        (error.service_message or error.message).strip().rstrip("."), fix),
+        status=error.status, code=error.code, service_message=error.service_message,
+        request_id=error.request_id, method=error.method, url=error.url)
+
+
+def object_id_of(module, params):
+    if params["entra_object_id"]:
+        return params["entra_object_id"]
+    if params["systemuser_id"]:
+        raise ConfigError("systemuser_id %s is not in %s, and sync needs entra_object_id or user_principal_name to "
+                          "add the user. Fix: identify the user by entra_object_id or user_principal_name." % (
+                              params["systemuser_id"], module.params["environment_url"]))
+    user = module.graph_client().find_user(params["user_principal_name"], select=["id"])
+    if not user:
+        raise D365Error("user_principal_name %s does not exist in Microsoft Entra ID, so it cannot be added to %s. "
+                        "Fix: create the user first (d365.identity.entra_user)." % (
+                            params["user_principal_name"], module.params["environment_url"]))
+    return user["id"]
+
+
+def request_sync(module, client):
+    """addUser, then a bounded re-read. Returns (row, requested)."""
+    params = module.params
+    oid = object_id_of(module, params)
+    by_oid = {"entra_object_id": oid}
+    if not params["entra_object_id"]:
+        row = read_one(client, by_oid)  # already there under another domainname (renamed UPN)
+        if row:
+            return row, False
+    env_id = environment_id(module, client)
+    admin = module.admin_api_client()
+    for attempt in range(ADD_USER_ATTEMPTS):
+        try:
+            admin.add_user(env_id, oid)
+            break
+        except (TransportError, ApiError) as error:
+            if isinstance(error, ApiError) and (error.status or 0) < 500:
+                raise sync_error(params, client.environment_url, error)
+            # No answer or a server error: addUser may have been applied; re-read before asking again.
+            row = read_one(client, by_oid)
+            if row:
+                return row, True
+            if attempt == ADD_USER_ATTEMPTS - 1:
+                raise
+    for wait in SYNC_WAITS:
+        if wait:
+            sleep(wait)
+        row = read_one(client, by_oid)
+        if row:
+            return row, True
+    raise D365Error("The Power Platform admin API accepted adding %s to %s, but the user was still missing after "
+                    "%d s. Fix: re-run the task later; the synchronisation may still be in progress." % (
+                        describe(params), client.environment_url, sum(SYNC_WAITS)))
+
+
+def check_cap(client, params):
+    count, maximum = non_interactive_counts(client)
+    if count >= maximum:
+        raise D365Error("%s already has %d non-interactive users, the maximum of %d per environment: %s cannot be "
+                        "made non-interactive. Fix: set another user of this environment back to read_write (list them "
+                        "with d365.identity.dataverse_systemuser_info access_mode=non_interactive), or use an "
+                        "application user (those do not count)." % (
+                            client.environment_url, count, maximum, describe(params)))
+
+
+def would_be_user(params):
+    """The check-mode placeholder of a user that would be synchronised."""
+    return {"systemuserid": PLACEHOLDER_ID, "domainname": params["user_principal_name"],
+            "azureactivedirectoryobjectid": params["entra_object_id"], "accessmode": ACCESS_MODES["read_write"],
+            "isdisabled": False, "islicensed": True}
+
+
+def run(module):
+    params = module.params
+    client = module.dataverse_client()
+    row = read_one(client, params)
+    present = row is not None
+    sync_requested = False
+    if row is None:
+        if not params["sync"]:
+            raise not_synchronised(params, client.environment_url, BACKGROUND_SYNC)
+        if module.check_mode:
+            if params["systemuser_id"]:
+                object_id_of(module, params)  # raises: a systemuser_id cannot be synchronised
+            row = would_be_user(params)
+        else:
+            row, sync_requested = request_sync(module, client)
+        sync_requested = sync_requested or module.check_mode
+    user = systemuser_dict(row)
+
+    desired = {"synchronised": True,
+               "accessmode": ACCESS_MODES[params["access_mode"]] if params["access_mode"] else None}
+    changes = compute_patch(desired, {"synchronised": present, "accessmode": user["accessmode"]})
+    patch = {k: v for k, v in changes.items() if k != "synchronised"}
+    if patch.get("accessmode") == NON_INTERACTIVE:
+        check_cap(client, params)
+    if patch and not module.check_mode:
+        try:
+            client.update_systemuser(user["systemuserid"], patch)
+        except ApiError as error:
+            if error.code and error.code.lower() == "0x80048d2f":
+                raise type(error)("%s Fix: %s." % (error.message, ACCESS_MODE_ADMIN), status=error.status,
+                                  code=error.code, service_message=error.service_message,
+                                  request_id=error.request_id, method=error.method, url=error.url)
+            raise
+    before = {"synchronised": present, "access_mode": access_mode_name(user["accessmode"]) if present else None}
+    if "accessmode" in patch:
+        user["accessmode"] = patch["accessmode"]
+        user["access_mode"] = access_mode_name(patch["accessmode"])
+    after = {"synchronised": True, "access_mode": user["access_mode"]}
+    result = {"changed": bool(changes), "systemuser": user, "sync_requested": sync_requested}
+    if module._diff:
+        result["diff"] = diff_for(before, after, ["synchronised", "access_mode"])
+    return result
+
+
+def main():
+    spec = dict(IDENTIFIER_ARGSPEC)
+    spec["access_mode"] = {"type": "str", "choices": list(ACCESS_MODES)}
+    spec["sync"] = {"type": "bool", "default": False}
+    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
+                        required_one_of=[IDENTIFIERS], mutually_exclusive=[IDENTIFIERS])
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()

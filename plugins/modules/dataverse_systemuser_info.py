@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: dataverse_systemuser_info
+short_description: Read Dataverse system users, their access mode and security roles
+version_added: 0.1.0
+description:
+  - Reads C(systemusers) of one Dataverse environment, each with its security roles, in one request.
+  - A user that is not in the environment yet gives an empty RV(systemusers), never a failure, so an
+    C(until) loop can poll for the Entra ID to Dataverse synchronisation.
+  - Also returns how many non-interactive users the environment has and its cap (7 per environment).
+  - Needs an application user for the client in the environment (System Administrator, or read access to users and roles).
+author:
+  - d365.identity maintainers (@d365-identity)
+options:
+  entra_object_id:
+    description:
+      - Only the user with this Microsoft Entra object id (C(azureactivedirectoryobjectid)).
+      - Mutually exclusive with O(user_principal_name) and O(systemuser_id).
+    type: str
+    aliases: [object_id]
+  user_principal_name:
+    description:
+      - Only the user whose C(domainname) is this user principal name (Dataverse online stores the UPN there).
+    type: str
+    aliases: [upn]
+  systemuser_id:
+    description:
+      - Only the user with this Dataverse C(systemuserid).
+    type: str
+  access_mode:
+    description:
+      - Only users with this access mode, for example V(non_interactive) to list the users counting towards the cap.
+      - Without any filter, every user of the environment is returned (application users included).
+    type: str
+    choices: [read_write, administrative, read, support_user, non_interactive, delegated_admin]
+extends_documentation_fragment:
+  - d365.identity._auth
+  - d365.identity._dataverse
+  - d365.identity._attributes
+  - d365.identity._attributes.INFO_MODULE
+  - d365.identity._attributes.ACTIONGROUP_DATAVERSE
+"""
+
+EXAMPLES = r"""
+- name: Wait until the user is synchronised into the environment
+  d365.identity.dataverse_systemuser_info:
+    environment_url: https://contoso.crm4.dynamics.com
+    user_principal_name: svc-integration@contoso.onmicrosoft.com
+  register: dv_user
+  until: dv_user.systemusers | length == 1
+  retries: 30
+  delay: 20
+
+- name: List the non-interactive users of an environment
+  d365.identity.dataverse_systemuser_info:
+    environment_url: https://contoso.crm4.dynamics.com
+    access_mode: non_interactive
+  register: non_interactive
+
+- name: Show how many slots are left
+  ansible.builtin.debug:
+    msg: "{{ non_interactive.non_interactive_max - non_interactive.non_interactive_count }} of 7 left"
+"""
+
+RETURN = r"""
+systemusers:
+  description: Matching system users; empty when none matches (for example not synchronised yet).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    systemuserid:
+      description: Dataverse id of the user (O(systemuser_id)).
+      type: str
+      sample: 7a2d5c55-4e0b-4b0e-9b8e-0c6f3c1d2e11
+    domainname:
+      description: User principal name of the user.
+      type: str
+      sample: svc-integration@contoso.onmicrosoft.com
+    azureactivedirectoryobjectid:
+      description: Microsoft Entra object id of the user.
+      type: str
+    applicationid:
+      description: Client id; set on application users only.
+      type: str
+    accessmode:
+      description: Access mode as stored (0 Read-Write, 1 Administrative, 2 Read, 3 Support User, 4 Non-interactive, 5 Delegated Admin).
+      type: int
+      sample: 4
+    access_mode:
+      description: Access mode name, as O(access_mode) takes it.
+      type: str
+      sample: non_interactive
+    isdisabled:
+      description: Whether the user is disabled in the environment.
+      type: bool
+    islicensed:
+      description: Whether Dataverse considers the user licensed.
+      type: bool
+    businessunitid:
+      description: Business unit of the user; its security roles come from there.
+      type: str
+    roles:
+      description: Security roles of the user, sorted by name.
+      type: list
+      elements: dict
+      contains:
+        roleid:
+          description: Role id (differs per business unit).
+          type: str
+        name:
+          description: Role name.
+          type: str
+        roletemplateid:
+          description: Role template id (the same in every business unit and language), when the role has one.
+          type: str
+        businessunitid:
+          description: Business unit of the role.
+          type: str
+non_interactive_count:
+  description: Non-interactive users of the environment (application users do not count).
+  returned: always
+  type: int
+  sample: 3
+non_interactive_max:
+  description: How many non-interactive users the environment allows (7 unless Dataverse reports another cap).
+  returned: always
+  type: int
+  sample: 7
+"""
+
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+    ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, non_interactive_counts, read_systemusers, systemuser_dict, users_filter)
+
+
+def run(module):
+    client = module.dataverse_client()
+    rows = read_systemusers(client, users_filter(module.params, module.params["access_mode"]))
+    count, maximum = non_interactive_counts(client)
+    return {"changed": False, "systemusers": [systemuser_dict(r) for r in rows],
+            "non_interactive_count": count, "non_interactive_max": maximum}
+
+
+def main():
+    spec = dict(IDENTIFIER_ARGSPEC)
+    spec["access_mode"] = {"type": "str", "choices": list(ACCESS_MODES)}
+    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
+                        mutually_exclusive=[IDENTIFIERS])
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()
