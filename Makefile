@@ -13,7 +13,7 @@ PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: test demo venv tree versions sanity units emulator-tests integration molecule bench clean
 
-test: versions sanity units emulator-tests integration
+test: versions sanity units emulator-tests integration molecule
 	@echo "make test: all suites passed"
 
 # The main job: the whole procedure against the tenant emulator, narrated (under 3 minutes).

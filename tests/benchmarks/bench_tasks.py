@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Benchmark: what one module task costs, and how many token requests a playbook makes.
+
+Runs three playbooks of N tasks each against the tenant emulator: ansible.builtin.ping (the
+floor of any module task), d365.identity.m365_license_info, and
+d365.identity.dataverse_systemuser_info; prints seconds per task and the token requests the
+emulator saw. Not a test: numbers go to the closing note and README.
+
+    make bench            (or: python tests/benchmarks/bench_tasks.py [N])
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+
+from conftest import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+
+TASKS = {
+    "ansible.builtin.ping": "ansible.builtin.ping:",
+    "d365.identity.m365_license_info": "d365.identity.m365_license_info: {skus: [DYN365_ENTERPRISE_PLAN1]}",
+    "d365.identity.dataverse_systemuser_info":
+        "d365.identity.dataverse_systemuser_info: {user_principal_name: megan@contoso.onmicrosoft.com}",
+}
+
+
+def playbook(path, task, count):
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n")
+        for index in range(count):
+            handle.write("    - name: t%d\n      %s\n" % (index, task))
+
+
+def timed(env, path):
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", path]
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    with tempfile.TemporaryDirectory(prefix="d365-bench-") as state_dir:
+        emulator = Emulator(state_dir)
+        try:
+            env = emulator.env(os.path.join(state_dir, "tokens"))
+            empty = os.path.join(state_dir, "empty.yml")
+            playbook(empty, "ansible.builtin.ping:", 0)
+            base = min(timed(env, empty) for dummy in range(2))
+            print("empty playbook: %.2f s (subtracted below)" % base)
+            for name, task in TASKS.items():
+                path = os.path.join(state_dir, "bench.yml")
+                playbook(path, task, count)
+                emulator.control("DELETE", "/requests")
+                took = timed(env, path)
+                log = emulator.control("GET", "/requests")
+                tokens = len([r for r in log if r["service"] == "login" and r["method"] == "POST"])
+                api = len([r for r in log if r["service"] != "login"])
+                print("%-42s %.3f s/task over %d tasks; %d token request(s), %d API request(s)" % (
+                    name, (took - base) / count, count, tokens, api))
+        finally:
+            emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
