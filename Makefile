@@ -11,9 +11,9 @@ export ANSIBLE_COLLECTIONS_PATH := $(BUILD_ROOT)
 export PATH := $(BIN):$(PATH)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: test demo venv tree versions sanity units emulator-tests integration molecule bench clean
+.PHONY: test demo venv tree versions sanity lint units emulator-tests integration molecule awx packaging ee bench clean
 
-test: versions sanity units emulator-tests integration molecule
+test: versions sanity lint units emulator-tests integration molecule awx packaging ee
 	@echo "make test: all suites passed"
 
 # The main job: the whole procedure against the tenant emulator, narrated (under 3 minutes).
@@ -51,6 +51,21 @@ integration: tree
 # Default driver on localhost; each scenario starts and stops its own emulator.
 molecule: tree
 	cd $(COLL)/roles/non_interactive_user && $(BIN)/molecule test -s default && $(BIN)/molecule test -s check_mode
+
+# AWX-style job through ansible-runner (env/envvars, env/extravars, credential injectors).
+awx: venv
+	$(PYTEST) -n 2 tests/awx
+
+# ansible-galaxy build, install of the tarball, ansible-doc of every module, one module run.
+packaging: venv
+	tests/tools/check_packaging.sh $(BIN)
+
+# Execution environment: ansible-builder create (no container engine here) and introspect.
+ee: venv
+	tests/tools/check_ee.sh $(BIN)
+
+lint: venv
+	tests/tools/lint.sh $(BIN)
 
 # Per-task cost and token reuse (numbers for the README and closing notes; not part of make test).
 bench: tree
