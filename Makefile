@@ -48,9 +48,11 @@ emulator-tests: venv
 integration: tree
 	cd $(COLL) && PYTHONPATH=$(BUILD_ROOT) $(PYTEST) -n 2 --durations=5 tests/integration
 
-# Default driver on localhost; each scenario starts and stops its own emulator.
+# Default driver on localhost; each scenario starts and stops its own emulator. reset first:
+# molecule keeps a "prepared" flag across checkouts, which would skip starting the emulator.
 molecule: tree
-	cd $(COLL)/roles/non_interactive_user && $(BIN)/molecule test -s default && $(BIN)/molecule test -s check_mode
+	cd $(COLL)/roles/non_interactive_user && for s in default check_mode; do \
+	  $(BIN)/molecule reset -s $$s >/dev/null && $(BIN)/molecule test -s $$s || exit 1; done
 
 # AWX-style job through ansible-runner (env/envvars, env/extravars, credential injectors).
 awx: venv
