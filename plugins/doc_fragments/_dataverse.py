@@ -23,3 +23,23 @@ options:
     type: str
     default: v9.2
 """
+
+    # The three ways dataverse_role and dataverse_systemuser identify one user.
+    USER_IDENTIFIERS = r"""
+options:
+  entra_object_id:
+    description:
+      - Microsoft Entra object id of the user (C(azureactivedirectoryobjectid)).
+      - Exactly one of O(entra_object_id), O(user_principal_name) and O(systemuser_id) is required.
+    type: str
+    aliases: [object_id]
+  user_principal_name:
+    description:
+      - User principal name of the user, matched on C(domainname).
+    type: str
+    aliases: [upn]
+  systemuser_id:
+    description:
+      - Dataverse C(systemuserid) of the user.
+    type: str
+"""

@@ -19,21 +19,6 @@ description:
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  entra_object_id:
-    description:
-      - Microsoft Entra object id of the user (C(azureactivedirectoryobjectid)).
-      - Exactly one of O(entra_object_id), O(user_principal_name) and O(systemuser_id) is required.
-    type: str
-    aliases: [object_id]
-  user_principal_name:
-    description:
-      - User principal name of the user, matched on C(domainname).
-    type: str
-    aliases: [upn]
-  systemuser_id:
-    description:
-      - Dataverse C(systemuserid) of the user.
-    type: str
   roles:
     description:
       - Security role names (case-insensitive) or role template GUIDs.
@@ -58,6 +43,7 @@ options:
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
+  - d365.identity._dataverse.USER_IDENTIFIERS
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:

@@ -23,22 +23,6 @@ description:
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  entra_object_id:
-    description:
-      - Microsoft Entra object id of the user (C(azureactivedirectoryobjectid)).
-      - Exactly one of O(entra_object_id), O(user_principal_name) and O(systemuser_id) is required.
-    type: str
-    aliases: [object_id]
-  user_principal_name:
-    description:
-      - User principal name of the user, matched on C(domainname).
-      - With O(sync=true) it is resolved to the object id through Microsoft Graph.
-    type: str
-    aliases: [upn]
-  systemuser_id:
-    description:
-      - Dataverse C(systemuserid) of the user. Cannot be used with O(sync=true) for a user that is missing.
-    type: str
   access_mode:
     description:
       - Access mode to set. Not managed when omitted.
@@ -50,11 +34,14 @@ options:
       - When the user is not in the environment, ask the Power Platform admin API to add it now (C(addUser)).
       - The user must be enabled, licensed for Dynamics 365 and in the environment's security group (if any).
       - When V(false), a missing user fails the task.
+      - The admin API needs the Entra object id; given only O(user_principal_name), it is resolved through Microsoft Graph.
+        O(systemuser_id) cannot identify a user that is not in the environment yet.
     type: bool
     default: false
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
+  - d365.identity._dataverse.USER_IDENTIFIERS
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:

@@ -39,6 +39,12 @@ options:
       - Without any filter, every user of the environment is returned (application users included).
     type: str
     choices: [read_write, administrative, read, support_user, non_interactive, delegated_admin]
+  count_non_interactive:
+    description:
+      - Also read how many non-interactive users the environment has and allows (one more request).
+      - Turn it off in C(until) loops and other reads that do not need RV(non_interactive_count).
+    type: bool
+    default: true
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
@@ -125,12 +131,12 @@ systemusers:
           type: str
 non_interactive_count:
   description: Non-interactive users of the environment (application users do not count).
-  returned: always
+  returned: when O(count_non_interactive=true)
   type: int
   sample: 3
 non_interactive_max:
   description: How many non-interactive users the environment allows (7 unless Dataverse reports another cap).
-  returned: always
+  returned: when O(count_non_interactive=true)
   type: int
   sample: 7
 """
@@ -143,14 +149,16 @@ from ansible_collections.d365.identity.plugins.module_utils._systemusers import 
 def run(module):
     client = module.dataverse_client()
     rows = read_systemusers(client, users_filter(module.params, module.params["access_mode"]))
-    count, maximum = non_interactive_counts(client)
-    return {"changed": False, "systemusers": [systemuser_dict(r) for r in rows],
-            "non_interactive_count": count, "non_interactive_max": maximum}
+    result = {"changed": False, "systemusers": [systemuser_dict(r) for r in rows]}
+    if module.params["count_non_interactive"]:
+        result["non_interactive_count"], result["non_interactive_max"] = non_interactive_counts(client)
+    return result
 
 
 def main():
     spec = dict(IDENTIFIER_ARGSPEC)
     spec["access_mode"] = {"type": "str", "choices": list(ACCESS_MODES)}
+    spec["count_non_interactive"] = {"type": "bool", "default": True}
     module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
                         mutually_exclusive=[IDENTIFIERS])
     run_module(module, run)

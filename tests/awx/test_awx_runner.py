@@ -25,8 +25,9 @@ import sys
 import tempfile
 
 import pytest
-import requests
 import yaml
+
+from tests.emulator.process import EmulatorProcess
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
@@ -44,40 +45,10 @@ NON_INTERACTIVE = 4
 HOST_ONLY_PREFIXES = ("AZURE_", "D365_", "ANSIBLE_", "CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE", "SSL_CERT_")
 
 
-class Emulator:
-    """The tenant emulator, started as tests/integration/conftest.py starts it."""
-
-    def __init__(self, state_dir):
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.emulator", "serve", "--state-dir", state_dir],
-            cwd=COLLECTION_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        line = self.process.stdout.readline()
-        if not line.startswith("ready "):
-            self.process.kill()
-            raise RuntimeError("emulator did not start: %r" % line)
-        with open(os.path.join(state_dir, "endpoints.json"), encoding="utf-8") as handle:
-            self.endpoints = json.load(handle)
-        self.session = requests.Session()
-        self.session.trust_env = False
-        self.session.verify = self.endpoints["ca_bundle"]
-
-    def control(self, method, path, body=None):
-        answer = self.session.request(method, self.endpoints["control_url"] + path, json=body, timeout=30)
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
 @pytest.fixture(scope="module")
 def emulator():
     with tempfile.TemporaryDirectory(prefix="d365-awx-emulator-") as state_dir:
-        server = Emulator(state_dir)
+        server = EmulatorProcess(state_dir)
         try:
             yield server
         finally:

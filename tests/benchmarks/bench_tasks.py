@@ -18,9 +18,9 @@ import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, ROOT)
 
-from conftest import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from tests.emulator.process import EmulatorProcess as Emulator  # noqa: E402  pylint: disable=wrong-import-position
 
 TASKS = {
     "ansible.builtin.ping": "ansible.builtin.ping:",
@@ -49,7 +49,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="d365-bench-") as state_dir:
         emulator = Emulator(state_dir)
         try:
-            env = emulator.env(os.path.join(state_dir, "tokens"))
+            env = emulator.client_env(os.path.join(state_dir, "tokens"))
             empty = os.path.join(state_dir, "empty.yml")
             playbook(empty, "ansible.builtin.ping:", 0)
             base = min(timed(env, empty) for dummy in range(2))

@@ -18,11 +18,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+sys.path.insert(0, ROOT)
 
-from conftest import Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from tests.emulator.process import EmulatorProcess as Emulator  # noqa: E402  pylint: disable=wrong-import-position
 
-SYNC_DELAY = 12  # seconds the emulated background sync takes: long enough to watch the wait
+# Seconds the emulated background sync takes: long enough to watch the wait (tests shorten it).
+SYNC_DELAY = int(os.environ.get("D365_DEMO_SYNC_DELAY", "12"))
 DOMAIN = "contoso.onmicrosoft.com"
 
 
@@ -59,11 +60,11 @@ def summary(emulator, upn):
     print("user          %s" % upn)
     print("object id     %s" % user["id"])
     print("licences held %s" % (", ".join(lic["skuPartNumber"] for lic in user.get("licenses") or []) or "none"))
-    for env in state["environments"].values():
+    for name, env in state["environments"].items():
         row = next((s for s in env["systemusers"] if (s.get("azureactivedirectoryobjectid") or "") == user["id"]), None)
         if row:
             print("%-13s accessmode %s (%s), %s, roles: %s" % (
-                env["name"], row["accessmode"], "Non-interactive" if row["accessmode"] == 4 else "other",
+                name, row["accessmode"], "Non-interactive" if row["accessmode"] == 4 else "other",
                 "DISABLED" if row["isdisabled"] else "enabled", ", ".join(row.get("roles") or [])))
     return state
 
@@ -82,7 +83,7 @@ def main():
 
 def run(emulator, state_dir):
     emulator.control("POST", "/scenario", {"knobs": {"sync_delay": SYNC_DELAY}})
-    env = emulator.env(os.path.join(state_dir, "tokens"))
+    env = emulator.client_env(os.path.join(state_dir, "tokens"))
     envs = emulator.endpoints["environments"]
     upn = "svc-d365-integration@" + DOMAIN
     extra = {"non_interactive_user_upn": upn, "non_interactive_user_display_name": "D365 integration (non-interactive)",

@@ -65,3 +65,12 @@ def test_identifiers_are_mutually_exclusive(monkeypatch, capsys):
     result = Harness(monkeypatch, capsys, FakeDataverse()).run(
         dataverse_systemuser_info, {"upn": "a@b.c", "systemuser_id": "aaaaaaaa-0000-0000-0000-000000000002"})
     assert result["failed"] and "mutually exclusive" in result["msg"]
+
+
+def test_count_can_be_skipped_for_polling(monkeypatch, capsys):
+    dv = FakeDataverse(users())
+    result = Harness(monkeypatch, capsys, dv).run(
+        dataverse_systemuser_info, {"entra_object_id": MEGAN_OID, "count_non_interactive": False})
+    assert len(result["systemusers"]) == 1
+    assert "non_interactive_count" not in result and "non_interactive_max" not in result
+    assert len(dv.reads) == 1  # only the user read: no RetrieveOrganizationResources, no count query
