@@ -264,7 +264,11 @@ class TokenProvider:
 
     def _persist(self, cache):
         if self.cache_store and cache.has_state_changed:
-            self.cache_store.save(cache.serialize())
+            try:
+                self.cache_store.save(cache.serialize())
+            except OSError:
+                # A read-only home (some execution environments) only costs later tasks a token request.
+                self.cache_store = None
             cache.has_state_changed = False
 
     # -- acquisition ------------------------------------------------------------------

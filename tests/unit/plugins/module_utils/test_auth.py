@@ -153,3 +153,14 @@ def test_unreachable_authority_gives_up_with_hint():
     with pytest.raises(AuthError, match="REQUESTS_CA_BUNDLE"):
         provider(http, max_retries=2).get_token(SCOPE)
     assert len(http.token_posts) == 3
+
+
+def test_unwritable_cache_dir_does_not_fail_the_task(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a file where the cache directory should be: makedirs fails
+    store = FileTokenCache(str(blocker / "cache"), "k")
+    http = FakeIdentityHttp()
+    tokens = provider(http, store)
+    assert tokens.get_token(SCOPE) == "at-1"
+    assert tokens.get_token("https://other.example/.default") == "at-2"
+    assert tokens.cache_store is None
