@@ -26,9 +26,7 @@ class AdminApiClient(ApiClient):
         return permission or ADMIN_APP
 
     def url(self, path):
-        if path.startswith("https://"):
-            return path
-        return super().url("providers/Microsoft.BusinessAppPlatform/" + path.lstrip("/"))
+        return super().url(path if path.startswith("https://") else "providers/Microsoft.BusinessAppPlatform/" + path.lstrip("/"))
 
     def environments(self):
         return self.get_all("scopes/admin/environments", params={"api-version": ENVIRONMENTS_API_VERSION})

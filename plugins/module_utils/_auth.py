@@ -316,9 +316,13 @@ class TokenProvider:
         self.requests_made += 1
         try:
             app = self._new_app(cache)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
+            if self.credential.name == "certificate":
+                # msal loads the private key while building the app.
+                raise AuthError("The private key in %s cannot be used (%s): check client_certificate_password."
+                                % (self.credential.path, exc.__class__.__name__)) from None
             raise AuthError("The authority %s is not usable: %s. authority_host must be an https:// URL "
-                            "serving OpenID metadata for tenant_id." % (self.authority, exc))
+                            "serving OpenID metadata for tenant_id." % (self.authority, exc)) from None
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # Only the class name: exception text may echo request data.
             return None, "%s reaching %s" % (exc.__class__.__name__, self.authority)

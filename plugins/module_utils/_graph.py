@@ -42,7 +42,7 @@ class GraphClient(ApiClient):
                 "admin consent" % (permission or USER_READ))
 
     def url(self, path):
-        return path if path.startswith("https://") else super().url("v1.0/" + path.lstrip("/"))
+        return super().url(path if path.startswith("https://") else "v1.0/" + path.lstrip("/"))
 
     # -- users ------------------------------------------------------------------------
 

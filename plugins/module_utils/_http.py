@@ -97,7 +97,13 @@ class ApiClient:
         self.writes = 0  # write requests sent by this client (modules report them in debug)
 
     def url(self, path):
-        return path if path.startswith("https://") else join(self.base_url, path)
+        if path.startswith("https://"):
+            # Absolute links (@odata.nextLink) must stay on our host: the bearer token goes with them.
+            if urlsplit(path).netloc.lower() != urlsplit(self.base_url).netloc.lower():
+                raise ApiError("%s returned a link to another host (%s); refusing to send the token there."
+                               % (self.service, urlsplit(path).netloc))
+            return path
+        return join(self.base_url, path)
 
     def forbidden_hint(self, permission):
         """What to grant when the service answers 403; clients override."""

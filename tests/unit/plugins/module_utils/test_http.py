@@ -170,3 +170,11 @@ def test_ca_bundle_env_is_honoured(monkeypatch, tmp_path):
     settings = new_session().merge_environment_settings("https://graph.microsoft.com/v1.0", {}, None, None, None)
     assert settings["verify"] == str(bundle)
     assert settings["proxies"]["https"] == "http://proxy.invalid:3128"
+
+
+def test_next_link_to_another_host_is_refused(fake_tokens, sleeps):
+    script = [FakeResponse(200, {"value": [1], "@odata.nextLink": "https://evil.example/x?$skiptoken=a"})]
+    api, session = client(script, fake_tokens, sleeps)
+    with pytest.raises(_errors.ApiError, match="another host"):
+        api.get_all("x")
+    assert len(session.calls) == 1  # the token never went to evil.example
