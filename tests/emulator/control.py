@@ -42,7 +42,10 @@ def state_dump(st):
                 "accountEnabled": u["accountEnabled"], "usageLocation": u.get("usageLocation"),
                 "forceChangePasswordNextSignIn": u["forceChangePasswordNextSignIn"],
                 "licenses": [] if deleted else licences(u["id"]),
-                "groups": [g["displayName"] for g in st.groups_of(u["id"])], "deleted": deleted}
+                "groups": [g["displayName"] for g in st.groups_of(u["id"])], "deleted": deleted,
+                "onPremisesExtensionAttributes": dict(sorted(u.get("ext_attrs", {}).items(),
+                                                             key=lambda kv: int(kv[0][len("extensionAttribute"):]))),
+                "onPremisesSyncEnabled": u.get("onPremisesSyncEnabled")}
 
     envs = {}
     for env in st.environments.values():

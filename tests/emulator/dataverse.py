@@ -102,7 +102,8 @@ def route(server, req, env, caller, path):
     if head.startswith("RetrieveCurrentOrganization(") and req.method == "GET":
         return Response(200, current_organization(server, env))
     if head in ("RetrieveOrganizationResources", "RetrieveOrganizationResources()") and req.method == "GET":
-        return Response(200, organization_resources(env))
+        cap = int(server.state.knobs.get("max_noninteractive_users", 7))
+        return Response(200, organization_resources(env, cap))
     m = SEGMENT.match(head)
     if not m or m.group(1) not in ENTITIES:
         raise dataverse_error(404, "0x80060888", f"Resource not found for the segment '{head}'.")
@@ -434,14 +435,15 @@ def current_organization(server, env):
                        "State": "Enabled", "SchemaType": None, "OrganizationType": "Customer"}}
 
 
-def organization_resources(env):
+def organization_resources(env, max_noninteractive):
     active = sum(1 for r in env.systemusers.values() if not r["isdisabled"] and not r.get("applicationid"))
+    # §5: the reported cap is the enforced one (knob max_noninteractive_users, the same value PATCH checks).
     return {"@odata.context": f"{env.url}/{API}/$metadata#Microsoft.Dynamics.CRM.RetrieveOrganizationResourcesResponse",
             "OrganizationResources": {  # §5 pre-check fields
                 "CurrentNumberOfActiveUsers": active, "CurrentNumberOfCustomEntities": 0,
                 "CurrentNumberOfNonInteractiveUsers": env.noninteractive_count(),
                 "CurrentNumberOfPublishedWorkflows": 0, "CurrentStorage": 0, "MaxNumberOfActiveUsers": -1,
-                "MaxNumberOfCustomEntities": -1, "MaxNumberOfNonInteractiveUsers": 7,
+                "MaxNumberOfCustomEntities": -1, "MaxNumberOfNonInteractiveUsers": max_noninteractive,
                 "MaxNumberOfPublishedWorkflows": -1, "MaxStorage": -1}}
 
 

@@ -5,8 +5,9 @@ import time
 from urllib.parse import unquote
 
 from .auth import GRAPH_AUDIENCES, authenticate
-from .graph_common import (ALL_PROPS, ASSIGN_LICENSE, DEFAULT_PROPS, READ_SKUS, READ_USERS, WRITABLE, WRITE_USERS,
-                           _auth_fail, _body, full_user, get_user_or_404, paged_list, project, require, throttled)
+from .graph_common import (ALL_PROPS, ASSIGN_LICENSE, DEFAULT_PROPS, EXT_ATTR_KEYS, EXT_ATTR_MAX_LENGTH, EXT_ATTRS,
+                           READ_SKUS, READ_USERS, WRITABLE, WRITE_USERS, _auth_fail, _body, full_user,
+                           get_user_or_404, paged_list, project, require, throttled)
 from .graph_directory import batch, deleted_items, group_json, groups
 from .graph_licences import assign_license, license_details, subscribed_skus
 from .httpio import graph_error, Response
@@ -88,8 +89,10 @@ def user_item(server, req, claims, key, sub):
         require(req, claims, ASSIGN_LICENSE)
         user = get_user_or_404(server, req, key)
         assign_license(server, req, user)
+        # §2b: the extension attributes come back only when named in $select, so not in this user body either
         return Response(200, {"@odata.context": f"{server.graph_url}/v1.0/$metadata#users/$entity",
-                              **full_user(server, user)})
+                              **{k: v for k, v in full_user(server, user).items()
+                                 if k not in (EXT_ATTRS, "onPremisesSyncEnabled")}})
     if sub == "licenseDetails" and req.method == "GET":
         require(req, claims, READ_USERS)
         user = get_user_or_404(server, req, key)
@@ -130,6 +133,40 @@ def _check_usage_location(req, value):
                           "Invalid value specified for property 'usageLocation' of resource 'User'.")
 
 
+def _check_extension_attributes(req, value):
+    """§2b onPremisesExtensionAttributes: keys extensionAttribute1..15, values string (<= 1024 chars) or null.
+    Returns the validated {key: value} update. Error codes/messages are assumptions (fixed)."""
+    if not isinstance(value, dict):
+        raise graph_error(req, 400, "Request_BadRequest",
+                          f"Invalid value specified for property '{EXT_ATTRS}' of resource 'User'.")
+    update = {}
+    for key, item in value.items():
+        if key.startswith("@"):
+            continue
+        if key not in EXT_ATTR_KEYS:  # unknown property inside the complex value, like an unknown user property
+            raise graph_error(req, 400, "Request_BadRequest", f"Invalid property '{key}'.")
+        if item is not None and not isinstance(item, str):
+            raise graph_error(req, 400, "Request_BadRequest",
+                              f"Invalid value specified for property '{key}' of resource 'User'.")
+        if item is not None and len(item) > EXT_ATTR_MAX_LENGTH:
+            # §2b: at most 1024 characters; the error shape is an assumption.
+            raise graph_error(req, 400, "Request_BadRequest",
+                              f"Invalid value specified for property '{key}' of resource 'User'. "
+                              f"The value exceeds the maximum length of {EXT_ATTR_MAX_LENGTH} characters.")
+        update[key] = item
+    return update
+
+
+def _apply_extension_attributes(user, update):
+    """§2b: keys named are set, null clears one, keys not named keep their value."""
+    attrs = user.setdefault("ext_attrs", {})
+    for key, item in update.items():
+        if item is None:
+            attrs.pop(key, None)
+        else:
+            attrs[key] = item
+
+
 def create_user(server, req):
     st = server.state
     body = _body(req)
@@ -145,6 +182,7 @@ def create_user(server, req):
     if unknown:
         raise graph_error(req, 400, "Request_BadRequest", f"Invalid property '{unknown[0]}'.")
     _check_usage_location(req, body.get("usageLocation"))
+    ext_update = _check_extension_attributes(req, body[EXT_ATTRS]) if EXT_ATTRS in body else {}
     _check_upn(server, req, body["userPrincipalName"])
     user = add_user(st, {"userPrincipalName": body["userPrincipalName"], "id": None,
                          "displayName": body["displayName"], "givenName": body.get("givenName"),
@@ -156,8 +194,9 @@ def create_user(server, req):
     user["id"] = new_guid()
     st.users[user["id"]] = user
     user["created_at"] = time.time()
+    _apply_extension_attributes(user, ext_update)  # §2b: settable in the same request as the create
     for k in WRITABLE - {"accountEnabled", "displayName", "givenName", "surname", "mailNickname", "usageLocation",
-                         "passwordProfile", "userPrincipalName", "mail"}:
+                         "passwordProfile", "userPrincipalName", "mail", EXT_ATTRS}:
         if k in body:
             user["extra"][k] = body[k]
     st.changed()
@@ -179,10 +218,22 @@ def patch_user(server, req, user):
             raise graph_error(req, 400, "Request_BadRequest", f"Invalid property '{key}'.")
     if "usageLocation" in body:
         _check_usage_location(req, body["usageLocation"])
+    ext_update = None
+    if EXT_ATTRS in body:
+        ext_update = _check_extension_attributes(req, body[EXT_ATTRS])
+        if user.get("onPremisesSyncEnabled") is True:
+            # §2b: synced users are mastered on-premises, read-only in Graph; the error is UNCONFIRMED
+            # (assumption, knob onprem_mastered_error). Nothing of the request is applied.
+            err = st.knobs.get("onprem_mastered_error") or {}
+            raise graph_error(req, int(err.get("status", 400)), err.get("code", "Request_BadRequest"),
+                              err.get("message") or "Unable to update the specified properties for on-premises "
+                              "mastered Directory Sync objects or objects currently undergoing migration.")
     if "userPrincipalName" in body and body["userPrincipalName"].lower() != user["userPrincipalName"].lower():
         _check_upn(server, req, body["userPrincipalName"])
     for key, value in body.items():
-        if key == "passwordProfile":
+        if key == EXT_ATTRS:
+            _apply_extension_attributes(user, ext_update)
+        elif key == "passwordProfile":
             if value.get("password"):
                 user["password"] = value["password"]
             if "forceChangePasswordNextSignIn" in value:

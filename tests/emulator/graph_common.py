@@ -11,13 +11,20 @@ DEFAULT_PROPS = ["businessPhones", "displayName", "givenName", "jobTitle", "mail
 EXTRA_PROPS = ["accountEnabled", "usageLocation", "assignedLicenses", "assignedPlans", "licenseAssignmentStates",
                "mailNickname", "createdDateTime", "deletedDateTime", "userType", "department", "companyName",
                "city", "country", "employeeId", "passwordProfile", "passwordPolicies", "onPremisesImmutableId",
-               "otherMails", "proxyAddresses", "identities", "streetAddress", "postalCode", "state"]
+               "otherMails", "proxyAddresses", "identities", "streetAddress", "postalCode", "state",
+               "onPremisesExtensionAttributes", "onPremisesSyncEnabled"]  # §2b: only when named in $select
 ALL_PROPS = DEFAULT_PROPS + EXTRA_PROPS
 WRITABLE = {"accountEnabled", "displayName", "givenName", "surname", "mailNickname", "usageLocation",
             "passwordProfile", "jobTitle", "department", "mobilePhone", "officeLocation", "preferredLanguage",
             "businessPhones", "companyName", "city", "country", "employeeId", "userPrincipalName", "mail",
             "passwordPolicies", "onPremisesImmutableId", "otherMails", "streetAddress", "postalCode", "state",
-            "userType"}
+            "userType", "onPremisesExtensionAttributes"}  # §2b: settable in POST /users and PATCH
+# §2b extension attributes: fixed names 1..15, each value at most 1024 characters.
+EXT_ATTRS = "onPremisesExtensionAttributes"
+EXT_ATTR_KEYS = [f"extensionAttribute{i}" for i in range(1, 16)]
+EXT_ATTR_MAX_LENGTH = 1024
+# §2b: filterable as onPremisesExtensionAttributes/extensionAttributeN, only as an advanced query.
+ADVANCED_FILTER_PROPS = [f"{EXT_ATTRS}/{k}" for k in EXT_ATTR_KEYS]
 
 READ_USERS = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
 WRITE_USERS = ("User.ReadWrite.All", "Directory.ReadWrite.All")
@@ -85,6 +92,9 @@ def full_user(server, user):
         "mailNickname": user["mailNickname"], "createdDateTime": user["createdDateTime"],
         "deletedDateTime": user.get("deletedDateTime"), "userType": extra.get("userType", "Member"),
         "passwordProfile": None, **{k: extra.get(k) for k in EXTRA_PROPS if k in extra and k != "userType"},
+        # §2b: all 15 keys, null when unset; null onPremisesSyncEnabled = cloud-only (never synced)
+        EXT_ATTRS: {k: user.get("ext_attrs", {}).get(k) for k in EXT_ATTR_KEYS},
+        "onPremisesSyncEnabled": user.get("onPremisesSyncEnabled"),
     }
 
 
@@ -113,16 +123,28 @@ def paged_list(server, req, fulls, entity_set, default=None, known=None, type_na
     default = DEFAULT_PROPS if default is None else default
     known = ALL_PROPS if known is None else known
     flt = req.query.get("$filter")
+    advanced = is_advanced_query(req)
     if flt:
+        filterable = set(known) | {p for p in ADVANCED_FILTER_PROPS if p.partition("/")[0] in known}
         try:
-            for prop in odata.filter_props(flt):
-                if prop not in known:
+            props = odata.filter_props(flt)
+            for prop in props:
+                if prop not in filterable:
                     raise graph_error(req, 400, "Request_UnsupportedQuery", "Unsupported or invalid query filter "
                                       f"clause specified for property '{prop}' of resource '{type_name}'.")
+            needs_advanced = [p for p in props if p in ADVANCED_FILTER_PROPS]
+            strict = server.state.knobs.get("extension_attribute_filter_needs_advanced_query")
+            if needs_advanced and not advanced and strict:
+                # §2b: an advanced query (ConsistencyLevel: eventual + $count=true); the error when either is
+                # missing is an assumption (knob extension_attribute_filter_needs_advanced_query).
+                raise graph_error(req, 400, "Request_UnsupportedQuery", "Unsupported or invalid query filter "
+                                  f"clause specified for property '{needs_advanced[0].partition('/')[2]}' of "
+                                  f"resource '{type_name}'. This query needs the ConsistencyLevel: eventual "
+                                  "header and $count=true (advanced query).")
             pred = odata.parse_filter(flt)
         except odata.ODataError as exc:
             raise graph_error(req, 400, "BadRequest", f"Invalid filter clause: {exc}") from None
-        fulls = [f for f in fulls if pred(lambda name, f=f: f.get(name))]
+        fulls = [f for f in fulls if pred(lambda name, f=f: _path_value(f, name))]
     top = req.query.get("$top", "100")
     if not top.isdigit() or not 1 <= int(top) <= 999:
         raise graph_error(req, 400, "Request_BadRequest",
@@ -133,12 +155,28 @@ def paged_list(server, req, fulls, entity_set, default=None, known=None, type_na
     values = [project(req, f, None, default, known, type_name)[0] for f in page]
     select = odata.parse_select(req.query.get("$select"))
     body = {"@odata.context": f"{server.graph_url}/v1.0/$metadata#{entity_set}"
-                              f"{'(' + ','.join(select) + ')' if select else ''}", "value": values}
+                              f"{'(' + ','.join(select) + ')' if select else ''}"}
+    if advanced:
+        body["@odata.count"] = len(fulls)  # §2b advanced query with $count=true: total of all pages
+    body["value"] = values
     if offset + top < len(fulls):
         params = {k: v for k, v in req.query.items() if k != "$skiptoken"}
         params["$skiptoken"] = odata.make_skiptoken(offset + top)
         body["@odata.nextLink"] = f"{server.graph_url}/v1.0/{entity_set}?{urlencode(params)}"
     return Response(200, body)
+
+
+def _path_value(full, name):
+    """Filter operand: a property, or 'complex/sub' such as onPremisesExtensionAttributes/extensionAttribute15."""
+    head, dummy, sub = name.partition("/")
+    value = full.get(head)
+    return value.get(sub) if sub and isinstance(value, dict) else value
+
+
+def is_advanced_query(req):
+    """§2b / aad-advanced-queries: header ConsistencyLevel: eventual together with $count=true."""
+    level = next((v for k, v in req.headers.items() if k.lower() == "consistencylevel"), "")
+    return level.strip().lower() == "eventual" and req.query.get("$count", "").lower() == "true"
 
 
 def _body(req):

@@ -31,6 +31,10 @@ DEFAULT_KNOBS = {
     "noninteractive_survives_entra_disable": False,  # §5: accessmode 4 exempts licence only, not account disable
     "bap_adduser_accept_capitalised_objectid": True,  # §7: addUser also reads "ObjectId"
     "unknown_client_code": 700016,                   # §1: AADSTS700016 (400 unauthorized_client) or 7000215 (401)
+    # §2b: error when writing onPremisesExtensionAttributes of a user with onPremisesSyncEnabled true
+    "onprem_mastered_error": {"status": 400, "code": "Request_BadRequest"},
+    # §2b: $filter on onPremisesExtensionAttributes/* without ConsistencyLevel: eventual + $count=true -> 400
+    "extension_attribute_filter_needs_advanced_query": True,
 }
 
 KNOWN_SERVICES = ("login", "msi", "graph", "dataverse", "admin_api", "page")

@@ -65,6 +65,25 @@ def _client_ref(state, ref):
     raise KeyError(f"unknown client {ref!r}")
 
 
+EXT_ATTR_KEYS = [f"extensionAttribute{i}" for i in range(1, 16)]  # §2b
+
+
+def _extension_attributes(spec):
+    """Scenario ``extension_attributes``: {extensionAttribute15: "x"} or {15: "x"} -> {extensionAttribute15: "x"}."""
+    out = {}
+    for key, value in (spec or {}).items():
+        text = str(key)
+        name = f"extensionAttribute{text}" if text.isdigit() else text
+        match = next((k for k in EXT_ATTR_KEYS if k.lower() == name.lower()), None)
+        if match is None:
+            raise ValueError(f"unknown extension attribute {key!r} (1..15 or extensionAttribute1..15)")
+        if value is not None and (not isinstance(value, str) or len(value) > 1024):  # §2b: string, <= 1024
+            raise ValueError(f"extension attribute {key!r} must be a string of at most 1024 characters")
+        if value is not None:
+            out[match] = value
+    return out
+
+
 def add_user(state, spec):
     tid = state.tenant_id
     upn = spec["userPrincipalName"]
@@ -79,6 +98,10 @@ def add_user(state, spec):
             "direct": _licence_entries(state, spec.get("licenses")),
             "createdDateTime": iso(), "created_at": 0.0,
             "power_platform_admin": spec.get("power_platform_admin", False),
+            # §2b: onPremisesExtensionAttributes; onPremisesSyncEnabled null = cloud-only, true = synced
+            "ext_attrs": _extension_attributes(spec.get("extension_attributes")),
+            "onPremisesSyncEnabled": (None if spec.get("on_premises_sync_enabled") is None
+                                      else bool(spec["on_premises_sync_enabled"])),
             "extra": {"mail": spec.get("mail", upn), "jobTitle": spec.get("jobTitle"), "businessPhones": [],
                       "mobilePhone": None, "officeLocation": None, "preferredLanguage": None}}
     state.users[uid] = user
