@@ -82,8 +82,12 @@ options:
     default: 6
   token_cache:
     description:
-      - Keep tokens in a private cache file (directory mode 0700, file mode 0600) so that later tasks reuse them.
+      - Keep tokens in a private cache file (mode 0600) so that later tasks reuse them.
       - The directory is E(D365_TOKEN_CACHE_DIR), else C(~/.cache/d365.identity/tokens).
+        A directory the collection creates is made mode 0700; an existing E(D365_TOKEN_CACHE_DIR) keeps its mode.
+      - There is one file per tenant, client and credential; a changed secret or certificate does not reuse tokens.
+      - Cache files not owned by the user running the module, or readable by group or others, are ignored.
+      - Parallel tasks (forks, concurrent jobs) share the files safely. An unusable directory only turns caching off.
     type: bool
     default: true
 notes:

@@ -6,20 +6,24 @@
 """Authentication: shared options, one strategy per credential type, and a token provider.
 
 Strategies validate() without network access, so a missing option fails before any request.
-TokenProvider wraps msal (fact sheet §1): one msal application per process, built only when
-the persisted cache has no usable token (building it already fetches OIDC metadata).
+TokenProvider wraps msal's client credentials flow (one msal application per process, built
+only when the persisted cache has no usable token: building it already fetches OIDC metadata).
+https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 import traceback
 
 from ansible.module_utils.basic import env_fallback
 
 from ._errors import AuthError, ConfigError
+from ._http import scrub_queries
 from ._retry import RetryBudget
-from ._token_cache import FileTokenCache, cache_key, default_cache_dir
+from ._token_cache import FileTokenCache, cache_key, default_cache_dir, fingerprint
 
 try:
     import msal
@@ -89,6 +93,9 @@ class ClientSecretCredential:
     def msal_credential(self):
         return self._secret
 
+    def fingerprint(self):
+        return fingerprint(self._secret)
+
 
 class CertificateCredential:
     """PEM file with private key and certificate; msal (>= 1.35) computes the SHA-256
@@ -111,10 +118,18 @@ class CertificateCredential:
             raise ConfigError("auth_method certificate needs %s (env %s)." % (
                 ", ".join(missing), ", ".join(ENV_NAMES[m] for m in missing)))
         try:
-            with open(self.path, "r", encoding="ascii") as handle:
-                self._pem = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
             raise ConfigError("client_certificate_path %s cannot be read: %s." % (self.path, exc.__class__.__name__))
+        conversion = _binary_certificate_hint(self.path, data)
+        if conversion:
+            raise ConfigError(conversion)
+        try:
+            self._pem = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise ConfigError("client_certificate_path %s is not a PEM (text) file: it must hold both the "
+                              "private key and the certificate (cat key.pem cert.pem > client.pem)." % self.path) from None
         if "PRIVATE KEY-----" not in self._pem or "-----BEGIN CERTIFICATE-----" not in self._pem:
             raise ConfigError(
                 "client_certificate_path %s must be a PEM file holding both the private key and "
@@ -130,6 +145,40 @@ class CertificateCredential:
         if self._password:
             credential["passphrase"] = self._password
         return credential
+
+    def fingerprint(self):
+        """SHA-256 thumbprint of the certificate: a renewed certificate gets fresh tokens."""
+        public = self.msal_credential()["public_certificate"]
+        body = "".join(line for line in public.splitlines() if line and not line.startswith("-----"))
+        try:
+            return hashlib.sha256(base64.b64decode(body)).hexdigest()[:16]
+        except ValueError:
+            return fingerprint(public)
+
+
+# DER starts with a SEQUENCE; PKCS#12 (PFX) continues with version 3, a private key with
+# version 0 or 1, a certificate with another SEQUENCE. msal takes PEM only, so name the conversion.
+# https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials
+def _binary_certificate_hint(path, data):
+    is_pkcs12 = path.lower().endswith((".pfx", ".p12"))
+    if b"-----BEGIN" in data or not (is_pkcs12 or data[:1] == b"\x30"):
+        return None
+    header = 2
+    if len(data) > 1 and data[1] & 0x80:
+        header += data[1] & 0x7F
+    body = data[header:header + 3]
+    if is_pkcs12 or body == b"\x02\x01\x03":
+        return ("client_certificate_path %s is a PKCS#12 (.pfx/.p12) file, but a PEM file with the private key "
+                "and the certificate is needed. Convert it: openssl pkcs12 -in %s -out client.pem -nodes "
+                "(add -legacy for files exported by older Windows tools; leave out -nodes to keep the key "
+                "encrypted and set client_certificate_password)." % (path, path))
+    if body in (b"\x02\x01\x00", b"\x02\x01\x01"):
+        return ("client_certificate_path %s is a DER (binary) private key, but a PEM file with the private key "
+                "and the certificate is needed. Convert it: openssl pkey -inform der -in %s -out key.pem, "
+                "then cat key.pem cert.pem > client.pem." % (path, path))
+    return ("client_certificate_path %s is a DER (binary) certificate, but a PEM file with the private key and "
+            "the certificate is needed. Convert it: openssl x509 -inform der -in %s -out cert.pem, then "
+            "cat key.pem cert.pem > client.pem." % (path, path))
 
 
 class ManagedIdentityCredential:
@@ -148,6 +197,13 @@ class ManagedIdentityCredential:
         if self.client_id:
             return msal.UserAssignedManagedIdentity(client_id=self.client_id)
         return msal.SystemAssignedManagedIdentity()
+
+    def cache_client_id(self):
+        """The client_id msal's ManagedIdentityClient files its tokens under (None when system-assigned)."""
+        return self.msal_identity().get("Id", "SYSTEM_ASSIGNED_MANAGED_IDENTITY")  # msal.managed_identity.ManagedIdentity.ID
+
+    def fingerprint(self):
+        return fingerprint("managed_identity:" + (self.client_id or "system-assigned"))
 
 
 STRATEGIES = {cls.name: cls for cls in (ClientSecretCredential, CertificateCredential, ManagedIdentityCredential)}
@@ -204,8 +260,12 @@ class TokenProvider:
         credential = select_credential(params)
         store = None
         if params.get("token_cache", True):
-            key = cache_key(authority_host, credential.tenant_id, "%s:%s" % (credential.name, credential.client_id))
-            store = FileTokenCache(default_cache_dir(), key)
+            # The credential's fingerprint is part of the key: tokens issued to a secret that was
+            # since changed or revoked must not keep a wrong secret "working".
+            key = cache_key(authority_host, credential.tenant_id, "%s:%s" % (credential.name, credential.client_id),
+                            credential.fingerprint())
+            directory, user_supplied = default_cache_dir()
+            store = FileTokenCache(directory, key, user_supplied=user_supplied)
         return cls(credential, authority_host, session, timeout=params.get("timeout") or 30,
                    max_retries=params.get("max_retries", 6), cache_store=store,
                    instance_discovery=instance_discovery)
@@ -242,8 +302,14 @@ class TokenProvider:
         return self._cache
 
     def _matching(self, cache, scope):
-        query = {"client_id": self.credential.client_id} if self.credential.name != "managed_identity" else None
-        return list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[scope], query=query))
+        if self.credential.name == "managed_identity":
+            # ManagedIdentityClient files tokens under the resource, not the scope (managed
+            # identities take a resource: https://learn.microsoft.com/en-us/entra/identity/
+            # managed-identities-azure-resources/how-to-use-vm-token#get-a-token-using-http).
+            return list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[_resource(scope)],
+                                     query={"client_id": self.credential.cache_client_id()}))
+        return list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[scope],
+                                 query={"client_id": self.credential.client_id}))
 
     def _find_cached(self, cache, scope):
         if self.credential.name == "managed_identity":
@@ -289,8 +355,7 @@ class TokenProvider:
 
     def _call(self, app, scope):
         if self.credential.name == "managed_identity":
-            resource = scope[:-len("/.default")] if scope.endswith("/.default") else scope
-            return app.acquire_token_for_client(resource=resource)
+            return app.acquire_token_for_client(resource=_resource(scope))
         return app.acquire_token_for_client(scopes=[scope])
 
     def _acquire(self, scope):
@@ -322,7 +387,7 @@ class TokenProvider:
                 raise AuthError("The private key in %s cannot be used (%s): check client_certificate_password."
                                 % (self.credential.path, exc.__class__.__name__)) from None
             raise AuthError("The authority %s is not usable: %s. authority_host must be an https:// URL "
-                            "serving OpenID metadata for tenant_id." % (self.authority, exc)) from None
+                            "serving OpenID metadata for tenant_id." % (self.authority, scrub_queries(exc))) from None
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # Only the class name: exception text may echo request data.
             return None, "%s reaching %s" % (exc.__class__.__name__, self.authority)
@@ -331,8 +396,8 @@ class TokenProvider:
         except (ValueError, TypeError) as exc:
             if self.credential.name == "certificate":
                 raise AuthError("The private key in %s cannot be used (%s): check "
-                                "client_certificate_password." % (self.credential.path, exc.__class__.__name__))
-            raise AuthError("Token request for %s failed: %s." % (scope, exc.__class__.__name__))
+                                "client_certificate_password." % (self.credential.path, exc.__class__.__name__)) from None
+            raise AuthError("Token request for %s failed: %s." % (scope, exc.__class__.__name__)) from None
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # requests' connection errors and msal's MsalServiceError (5xx) are transient.
             return None, "%s reaching %s" % (exc.__class__.__name__, self.authority)
@@ -343,12 +408,16 @@ class TokenProvider:
         hint = AADSTS_HINTS.get(code)
         message = "Entra ID refused a token for %s with client %s (%s): %s" % (
             scope, self.credential.client_id or "managed identity", result.get("error"),
-            description.splitlines()[0] if description else "no description")
+            scrub_queries(description.splitlines()[0]) if description else "no description")
         if hint:
             message += " Fix: %s." % hint
         return AuthError(message, error=result.get("error"), correlation_id=result.get("correlation_id"))
 
 
+def _resource(scope):
+    return scope[:-len("/.default")] if scope.endswith("/.default") else scope
+
+
 def default_instance_discovery(authority_host, cloud_authority_host):
-    """msal's instance discovery only knows Microsoft hosts; skip it for overrides (§1)."""
+    """msal's instance discovery only knows Microsoft hosts; skip it for overrides."""
     return authority_host.rstrip("/").lower() == cloud_authority_host.rstrip("/").lower()

@@ -12,6 +12,7 @@ permission a 403 means; those live in the thin clients (_graph.py, _dataverse.py
 from __future__ import annotations
 
 import json
+import re
 import time
 import traceback
 from urllib.parse import urlsplit
@@ -39,6 +40,14 @@ REQUEST_ID_HEADERS = ("request-id", "x-ms-request-id", "x-ms-service-request-id"
                       "x-ms-correlation-request-id", "client-request-id")
 NOT_FOUND_CODES = frozenset(("Request_ResourceNotFound", "ResourceNotFound", "0x80040217"))
 CONFLICT_CODES = frozenset(("ObjectConflict", "Directory_ConcurrencyViolation", "0x80040237"))
+# A URL or path followed by a query string: $filter values, $skiptoken and the like name users
+# and can grant paging access, so they stay out of messages and tracebacks.
+_QUERY_IN_TEXT = re.compile(r"((?:[a-z][a-z0-9+.-]*://|/)[^\s?#]*)\?[^\s]*", re.IGNORECASE)
+
+
+def scrub_queries(text):
+    """text with the query string of every URL in it replaced by '?...'."""
+    return _QUERY_IN_TEXT.sub(r"\1?...", str(text))
 
 
 def new_session():
@@ -136,11 +145,13 @@ class ApiClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if idempotent and budget.wait():
                     continue
+                # Only the class name: requests' text holds the full URL (and maybe a proxy's).
+                # "from None" keeps that exception out of the traceback the module reports.
                 raise TransportError(
                     "%s %s %s got no answer (%s)%s." % (
                         self.service, method, _path(url), exc.__class__.__name__,
                         "" if idempotent else "; the write may or may not have been applied"),
-                    method=method, url=url)
+                    method=method, url=_without_query(url)) from None
             if raw.status_code == 401 and not refreshed:
                 refreshed = True  # one fresh token: the cached one may have been revoked
                 continue
@@ -165,20 +176,22 @@ class ApiClient:
             if not next_link:
                 return items
             body = self.get(next_link, **kwargs)
-        raise ApiError("%s paging of %s did not end after %d pages." % (self.service, path, MAX_PAGES))
+        raise ApiError("%s paging of %s did not end after %d pages." % (self.service, _path(path), MAX_PAGES))
 
     # -- errors -----------------------------------------------------------------------
 
     def _error(self, method, url, raw, body, permission, budget):
         status = raw.status_code
         code, message, request_id, detail_codes = parse_odata_error(body, raw.headers)
+        if isinstance(message, str):
+            message = scrub_queries(message)  # services sometimes echo the request URL; modules reuse it
         text = "%s %s %s failed: HTTP %d%s: %s" % (
             self.service, method, _path(url), status, " " + code if code else "",
-            (message or raw.reason or "no message").strip())
+            scrub_queries((message or raw.reason or "no message").strip()))
         if request_id:
             text += " (request-id %s)" % request_id
         kwargs = dict(status=status, code=code, service_message=message, request_id=request_id,
-                      method=method, url=url)
+                      method=method, url=_without_query(url))
         if status in RETRY_ALWAYS:
             return ApiError(text + ". Still refused after %d retries (%.0f s waited): retry later or raise "
                             "max_retries." % (budget.attempt, budget.waited), **kwargs)
@@ -206,3 +219,8 @@ def _json(raw):
 def _path(url):
     """Path only: hosts and query strings stay out of messages."""
     return urlsplit(url).path
+
+
+def _without_query(url):
+    parts = urlsplit(url)
+    return parts._replace(query="", fragment="").geturl()

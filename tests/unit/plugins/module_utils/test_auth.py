@@ -1,16 +1,22 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import datetime
+import json
 import os
 import stat
+import time
+import traceback
 
 import pytest
 import requests
 
 from ansible_collections.d365.identity.plugins.module_utils import _auth
-from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, ConfigError
-from ansible_collections.d365.identity.plugins.module_utils._token_cache import FileTokenCache, cache_key
-from ansible_collections.d365.identity.tests.unit.fakes import FakeIdentityHttp, FakeResponse
+from ansible_collections.d365.identity.plugins.module_utils._errors import (
+    ApiError, AuthError, ConfigError, TransportError)
+from ansible_collections.d365.identity.plugins.module_utils._http import ApiClient, scrub_queries
+from ansible_collections.d365.identity.plugins.module_utils._token_cache import FileTokenCache, cache_key, fingerprint
+from ansible_collections.d365.identity.tests.unit.fakes import FakeIdentityHttp, FakeResponse, FakeSession
 
 SECRET = "s3cret-Value~that-must-not-leak"
 AUTHORITY_HOST = "https://login.example"
@@ -86,7 +92,7 @@ def test_token_memoised_in_process():
 
 
 def test_token_reused_across_processes_through_private_file(tmp_path):
-    store = FileTokenCache(str(tmp_path / "cache"), cache_key(AUTHORITY_HOST, "tenant-1", "client-1"))
+    store = FileTokenCache(str(tmp_path / "cache"), cache_key(AUTHORITY_HOST, "tenant-1", "client-1", fingerprint(SECRET)))
     first = FakeIdentityHttp()
     assert provider(first, store).get_token(SCOPE) == "at-1"
     assert stat.S_IMODE(os.stat(store.directory).st_mode) == 0o700
@@ -105,17 +111,229 @@ def test_cache_disabled_writes_nothing(tmp_path):
     assert len(http.token_posts) == 2
 
 
-def test_cache_dir_reset_to_0700(tmp_path):
+def test_user_cache_dir_keeps_its_mode(tmp_path, monkeypatch):
     directory = tmp_path / "cache"
-    directory.mkdir(mode=0o755)
-    FileTokenCache(str(directory), "k").save("{}")
-    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o700
+    directory.mkdir()
+    os.chmod(directory, 0o755)
+    monkeypatch.setenv("D365_TOKEN_CACHE_DIR", str(directory))
+    tokens = _auth.TokenProvider.from_params(dict(PARAMS), AUTHORITY_HOST, FakeIdentityHttp(), instance_discovery=False)
+    assert tokens.get_token(SCOPE) == "at-1"
+    assert stat.S_IMODE(os.stat(directory).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(tokens.cache_store.path).st_mode) == 0o600
 
 
-def test_cache_key_separates_authority_tenant_client():
-    keys = {cache_key("https://a", "t", "c"), cache_key("https://b", "t", "c"),
-            cache_key("https://a", "u", "c"), cache_key("https://a", "t", "d")}
-    assert len(keys) == 4
+def from_params(params, http):
+    return _auth.TokenProvider.from_params(params, AUTHORITY_HOST, http, instance_discovery=False)
+
+
+def test_changed_secret_does_not_reuse_cached_token(tmp_path, monkeypatch):
+    monkeypatch.setenv("D365_TOKEN_CACHE_DIR", str(tmp_path))
+    assert from_params(dict(PARAMS), FakeIdentityHttp()).get_token(SCOPE) == "at-1"
+    same = FakeIdentityHttp()
+    from_params(dict(PARAMS), same).get_token(SCOPE)
+    assert same.token_posts == []  # same secret: cached token reused
+    wrong = FakeIdentityHttp(token_answers=[FakeResponse(401, {
+        "error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."})])
+    with pytest.raises(AuthError, match="AZURE_CLIENT_SECRET"):
+        from_params(dict(PARAMS, client_secret="a-wrong-or-revoked-secret"), wrong).get_token(SCOPE)
+    assert len(wrong.token_posts) == 1  # asked Entra instead of "working" from the cache
+
+
+def test_cache_files_never_hold_the_secret_or_its_fingerprint(tmp_path, monkeypatch):
+    monkeypatch.setenv("D365_TOKEN_CACHE_DIR", str(tmp_path))
+    from_params(dict(PARAMS), FakeIdentityHttp()).get_token(SCOPE)
+    for name in os.listdir(tmp_path):
+        assert SECRET not in name and fingerprint(SECRET) not in name
+        assert SECRET not in (tmp_path / name).read_text()
+        assert fingerprint(SECRET) not in (tmp_path / name).read_text()
+
+
+def test_cache_key_follows_the_credential(tmp_path):
+    keys = {}
+    for label, params in (("secret", PARAMS), ("other secret", dict(PARAMS, client_secret="other")),
+                          ("system mi", {"auth_method": "managed_identity"}),
+                          ("user mi", {"auth_method": "managed_identity", "client_id": "uami-1"})):
+        keys[label] = from_params(dict(params), FakeIdentityHttp()).cache_store.key
+    first, second = write_certificates(tmp_path)
+    for label, path in (("cert", first), ("cert again", first), ("renewed cert", second)):
+        keys[label] = from_params({"tenant_id": "tenant-1", "client_id": "client-1", "client_certificate_path": path},
+                                  FakeIdentityHttp()).cache_store.key
+    assert keys.pop("cert again") == keys["cert"]
+    assert len(set(keys.values())) == len(keys)
+
+
+# -- certificates in other formats ---------------------------------------------------------
+
+
+def certificate_and_key(name="d365-test"):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def write_certificates(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    paths = []
+    for index in range(2):
+        cert, key = certificate_and_key()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()) + cert.public_bytes(serialization.Encoding.PEM)
+        path = tmp_path / ("client%d.pem" % index)
+        path.write_bytes(pem)
+        paths.append(str(path))
+    return paths
+
+
+def binary_files(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    cert, key = certificate_and_key()
+    files = {
+        "pfx": pkcs12.serialize_key_and_certificates(b"d365", key, cert, None,
+                                                     serialization.BestAvailableEncryption(b"pw")),
+        "der_cert": cert.public_bytes(serialization.Encoding.DER),
+        "der_key": key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()),
+    }
+    return {name: tmp_path / ("client.%s" % name.replace("_", ".")) for name in files}, files
+
+
+@pytest.mark.parametrize("kind, command", [
+    ("pfx", "openssl pkcs12 -in %s -out client.pem -nodes"),
+    ("der_cert", "openssl x509 -inform der -in %s -out cert.pem"),
+    ("der_key", "openssl pkey -inform der -in %s -out key.pem"),
+])
+@pytest.mark.parametrize("renamed", [False, True])
+def test_binary_certificate_formats_name_the_conversion(tmp_path, kind, command, renamed):
+    paths, contents = binary_files(tmp_path)
+    path = tmp_path / "client.bin" if renamed else paths[kind]  # detected by content, not by name
+    path.write_bytes(contents[kind])
+    with pytest.raises(ConfigError) as caught:
+        _auth.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(path),
+                                 "client_certificate_password": "pw"})
+    assert command % path in caught.value.message
+    assert "pw" not in caught.value.message.replace(str(path), "")
+
+
+# -- managed identity ---------------------------------------------------------------------
+
+
+class FakeManagedIdentityHttp:
+    """The App Service managed identity endpoint msal's ManagedIdentityClient calls."""
+
+    def __init__(self):
+        self.gets = []
+
+    def get(self, url, params=None, headers=None, **kwargs):
+        self.gets.append(dict(params or {}))
+        return FakeResponse(200, {"access_token": "mi-%d" % len(self.gets), "token_type": "Bearer",
+                                  "expires_on": str(int(time.time()) + 3600), "resource": params["resource"]})
+
+    def close(self):
+        return None
+
+
+def mi_provider(http, store, client_id=None):
+    credential = _auth.select_credential({"auth_method": "managed_identity", "client_id": client_id})
+    return _auth.TokenProvider(credential, AUTHORITY_HOST, http, cache_store=store, instance_discovery=False,
+                               sleep=lambda s: None)
+
+
+@pytest.mark.parametrize("client_id", [None, "uami-1"])
+def test_managed_identity_refresh_after_401_drops_the_revoked_token(tmp_path, monkeypatch, client_id):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "header")
+    store = FileTokenCache(str(tmp_path), "mi")
+    http = FakeManagedIdentityHttp()
+    tokens = mi_provider(http, store, client_id)
+    assert tokens.get_token(SCOPE) == "mi-1"
+    assert http.gets[0]["resource"] == "https://graph.microsoft.com"  # a resource, not a scope
+    assert tokens.get_token(SCOPE, force_refresh=True) == "mi-2"
+    assert len(http.gets) == 2
+    later = FakeManagedIdentityHttp()
+    assert mi_provider(later, store, client_id).get_token(SCOPE) == "mi-2"  # the revoked one is gone from the file
+    assert later.gets == []
+    with open(store.path, encoding="utf-8") as handle:
+        assert [at["secret"] for at in json.load(handle)["AccessToken"].values()] == ["mi-2"]
+
+
+# -- no query strings in error text or tracebacks ----------------------------------------
+
+
+QUERY_URL = "https://api.example/prefix/users?$filter=mail%20eq%20'jane@contoso.com'&$skiptoken=X2FiYw"
+REQUESTS_TEXT = ("HTTPSConnectionPool(host='api.example', port=443): Max retries exceeded with url: "
+                 "/prefix/users?$filter=mail%20eq%20'jane@contoso.com'&$skiptoken=X2FiYw "
+                 "(Caused by NewConnectionError('Failed to establish a new connection: [Errno 111] refused'))")
+
+
+def failure(call):
+    """(error, traceback text) as fail_from_error reports them."""
+    try:
+        call()
+    except (ApiError, AuthError, TransportError) as error:
+        return error, traceback.format_exc()
+    raise AssertionError("no error raised")
+
+
+def assert_no_query(*texts):
+    for text in texts:
+        assert "skiptoken" not in text and "jane@contoso.com" not in text, text
+
+
+def api(script, **kwargs):
+    session = FakeSession(script)
+    client = ApiClient("https://api.example/prefix", "https://api.example/.default", FakeTokens(), session,
+                       sleep=lambda s: None, **kwargs)
+    return client, session
+
+
+class FakeTokens:
+    def get_token(self, scope, force_refresh=False):
+        return "token"
+
+
+def test_scrub_queries_keeps_the_path():
+    assert scrub_queries("GET " + QUERY_URL + " failed") == "GET https://api.example/prefix/users?... failed"
+    assert scrub_queries(REQUESTS_TEXT).startswith("HTTPSConnectionPool(host='api.example', port=443): Max retries "
+                                                   "exceeded with url: /prefix/users?... (Caused by")
+    assert scrub_queries("Is it there? Yes.") == "Is it there? Yes."
+
+
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_dropped_connection_traceback_has_no_query(method):
+    client, session = api([requests.ConnectionError(REQUESTS_TEXT)], max_retries=0)
+    error, text = failure(lambda: client.request(method, QUERY_URL, json_body={} if method == "POST" else None))
+    assert_no_query(error.message, text, str(error.url))
+    assert "/prefix/users" in error.message and "ConnectionError" in error.message
+
+
+def test_service_message_echoing_the_url_is_scrubbed():
+    body = {"error": {"code": "BadRequest", "message": "Invalid request " + QUERY_URL}}
+    client, session = api([FakeResponse(400, body)])
+    error, text = failure(lambda: client.get(QUERY_URL))
+    assert_no_query(error.message, text, str(error.url), error.service_message)
+    assert "BadRequest" in error.message
+
+
+def test_token_request_failure_traceback_has_no_request_data():
+    class Broken(FakeIdentityHttp):
+        def post(self, url, params=None, data=None, headers=None, **kwargs):
+            raise ValueError("bad answer for %s?client_secret=%s" % (url, SECRET))
+
+    error, text = failure(lambda: provider(Broken()).get_token(SCOPE))
+    assert "ValueError" in error.message
+    assert SECRET not in text and "client_secret=" not in text
 
 
 def test_force_refresh_gets_a_new_token(tmp_path):
