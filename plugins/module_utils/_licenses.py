@@ -48,3 +48,18 @@ def split_known(skus, wanted):
         elif sku not in found:
             found.append(sku)
     return found, unknown
+
+
+# Service plans that bring a user into a Dataverse environment are the Dynamics 365 application plans
+# (servicePlanName DYN365_* / D365_*); the DYN365_CDS_O365_* plans are Dataverse for Microsoft 365
+# and Teams only. Microsoft does not publish the exact list, so this is the rule the collection uses:
+# https://learn.microsoft.com/entra/identity/users/licensing-service-plan-reference
+_DYNAMICS_PREFIXES = ("DYN365_", "D365_")
+
+
+def has_dynamics_plan(sku):
+    for plan in sku.get("servicePlans") or []:
+        name = str(plan.get("servicePlanName") or "").upper()
+        if name.startswith(_DYNAMICS_PREFIXES) and "_O365_" not in name:
+            return True
+    return False

@@ -150,6 +150,15 @@ BACKGROUND_SYNC = ("wait for the background synchronisation (the user must be en
 ACCESS_MODE_ADMIN = ("the client's application user needs the System Administrator role and Read-Write access mode "
                      "to change access modes (0x80048d2f AccessModeChangeNeedSystemAdmin)")
 
+# Refusals of the access-mode PATCH, with their fix. The cap error's code is not documented (assumed
+# 0x80048d14): the cap itself is, https://learn.microsoft.com/power-platform/admin/create-users.
+ACCESS_MODE_FIXES = {
+    "0x80048d2f": ACCESS_MODE_ADMIN,
+    "0x80048d14": "the environment reached its maximum of non-interactive users (another run may have taken the "
+                  "last slot): set another non-interactive user of this environment back to Read-Write, or use an "
+                  "application user (those do not count)",
+}
+
 sleep = time.sleep  # replaced by the unit tests
 
 
@@ -278,8 +287,9 @@ def run(module):
         try:
             client.update_systemuser(user["systemuserid"], patch)
         except ApiError as error:
-            if error.code and error.code.lower() == "0x80048d2f":
-                raise type(error)("%s Fix: %s." % (error.message, ACCESS_MODE_ADMIN), status=error.status,
+            fix = ACCESS_MODE_FIXES.get((error.code or "").lower())
+            if fix:
+                raise type(error)("%s Fix: %s." % (error.message, fix), status=error.status,
                                   code=error.code, service_message=error.service_message,
                                   request_id=error.request_id, method=error.method, url=error.url)
             raise

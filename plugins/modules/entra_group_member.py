@@ -128,6 +128,7 @@ removed:
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._dataverse import GUID_RE
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError, NotFoundError
+from ansible_collections.d365.identity.plugins.module_utils._groups import find_group
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 
 USER_SELECT = ("id", "userPrincipalName")
@@ -144,24 +145,6 @@ def _key(member):
 
 def _label(member):
     return member["userPrincipalName"] or member["id"]
-
-
-def find_group(client, group):
-    if GUID_RE.match(group):
-        try:
-            obj = client.get_group(group)
-            return {"id": obj.get("id"), "displayName": obj.get("displayName")}
-        except NotFoundError:
-            raise ConfigError("Group %s was not found in Microsoft Entra ID: check the object id, or give the group's "
-                              "exact displayName." % group) from None
-    found = client.find_groups_by_name(group)
-    if not found:
-        raise ConfigError("Group %r was not found in Microsoft Entra ID: give its exact displayName or its object id "
-                          "(Entra admin center > Groups)." % group)
-    if len(found) > 1:
-        raise ConfigError("%d groups are named %r (ids %s): set group to the object id of the one to manage."
-                          % (len(found), group, ", ".join(g["id"] for g in found)))
-    return {"id": found[0].get("id"), "displayName": found[0].get("displayName")}
 
 
 def resolve(module, client, current):

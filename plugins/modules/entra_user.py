@@ -30,7 +30,7 @@ options:
   state:
     description:
       - V(present) creates the user or brings the managed properties to the given values.
-      - V(absent) deletes the user.
+      - V(absent) deletes the user, only if the collection owns it (see O(owner_attribute)) or O(adopt=true).
     type: str
     choices: [present, absent]
     default: present
@@ -75,6 +75,7 @@ options:
     default: false
 extends_documentation_fragment:
   - d365.identity._auth
+  - d365.identity._ownership
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_GRAPH
 attributes:
@@ -122,6 +123,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+adopted:
+  description: Whether this task marked an existing user as the collection's own (O(adopt=true)).
+  returned: when O(state=present) and the user existed
+  type: bool
 id:
   description:
     - Object id of the user; V(00000000-0000-0000-0000-000000000000) for a user that check mode would create.
@@ -169,9 +174,11 @@ from ansible_collections.d365.identity.plugins.module_utils._entra import (
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, ConfigError, ConflictError, NotFoundError, TransportError)
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
 
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname")
+READ = SELECT + ownership.SELECT
 # Graph property <- module option; the order is the diff's order.
 MANAGED = (("userPrincipalName", "user_principal_name"), ("displayName", "display_name"),
            ("mailNickname", "mail_nickname"), ("accountEnabled", "account_enabled"),
@@ -206,33 +213,35 @@ def ambiguous(error):
         isinstance(error, ApiError) and not isinstance(error, ConflictError) and error.status in AMBIGUOUS_STATUS)
 
 
-def create_once(client, upn, body):
+def create_once(client, upn, body, number):
     """POST users, never making two: after a dropped connection, a 5xx or a duplicate-UPN answer,
     re-read by UPN (through the new-user 404 window) and post again only while it is still absent.
 
-    Returns (user, created): created is False only when the first POST was refused because the
-    user already existed (our first read fell into the new-user 404 window).
+    Returns (user, created): created is False when the user was there before our POST landed (our
+    first read fell into the new-user 404 window, or a parallel run created it): it is then managed
+    like any existing user, ownership rules included. A user found after an unanswered POST is ours
+    only if it carries our mark.
     """
     last = None
     for _attempt in range(WRITE_ATTEMPTS):
         try:
             return client.create_user(body), True
         except ConflictError as error:
-            existing = client.find_user_eventually(upn, SELECT)
+            existing = client.find_user_eventually(upn, READ)
             if existing is None:
                 raise ConflictError(
                     error.message + ". No active user has this UPN: a deleted user probably holds it. Restore it or "
                     "delete it permanently (Graph directory/deletedItems), or choose another user_principal_name.",
                     status=error.status, code=error.code, service_message=error.service_message,
                     request_id=error.request_id, method=error.method, url=error.url)
-            return existing, last is not None
+            return existing, False
         except (TransportError, ApiError) as error:
             if not ambiguous(error):
                 raise
             last = error
-            existing = client.find_user_eventually(upn, SELECT)
+            existing = client.find_user_eventually(upn, READ)
             if existing is not None:
-                return existing, True
+                return existing, ownership.is_owned(existing, number)
     raise last
 
 
@@ -264,13 +273,15 @@ def create(module, client, desired):
     body = {k: v for k, v in desired.items() if v is not None}
     body.setdefault("accountEnabled", True)
     body.setdefault("mailNickname", mail_nickname_from_upn(upn))
+    mark = ownership.mark_body(params["owner_attribute"])  # in the create itself: no unmarked user of ours
     result = {"changed": True}
     if module._diff:
         result["diff"] = {"before": {}, "after": {prop: body[prop] for prop, _option in MANAGED if prop in body}}
     if module.check_mode:
         user = dict(body, id=PLACEHOLDER_ID)
     else:
-        answer, created = create_once(client, upn, dict(body, passwordProfile=password_profile(params)))
+        answer, created = create_once(client, upn, dict(body, passwordProfile=password_profile(params), **mark),
+                                      params["owner_attribute"])
         if not created:  # it existed all along: manage it like any existing user
             return update(module, client, answer, desired)
         # POST answers with the default properties only: fill in what was sent.
@@ -286,12 +297,18 @@ def update(module, client, current, desired, created=False):
     # A user this run created already has the password (and may still answer 404 for a moment).
     send_password = bool(params["password"]) and params["update_password"] == "always" and not created
     after = dict(current, **patch)
-    if (patch or send_password) and not module.check_mode:
-        body = dict(patch)
+    adopting = False
+    if (patch or send_password or params["adopt"]) and not created:
+        # Any change to a user the collection does not own needs the operator's adopt (before any write);
+        # adopt itself is a change: the mark, so the collection owns the user from then on.
+        adopting = ownership.require_owned(current, params["owner_attribute"], params["adopt"], "change")
+    if (patch or send_password or adopting) and not module.check_mode:
+        body = dict(patch, **(ownership.mark_body(params["owner_attribute"]) if adopting else {}))
         if send_password:
             body["passwordProfile"] = password_profile(params)
         client.update_user(current["id"], body)
-    result = {"changed": created or bool(patch) or send_password, "user": shown(after), "id": current["id"]}
+    result = {"changed": created or bool(patch) or send_password or adopting, "user": shown(after), "id": current["id"],
+              "adopted": adopting}
     if module._diff and not created:
         keys = [prop for prop, _option in MANAGED if desired[prop] is not None]
         result["diff"] = diff_for(current, after, keys)
@@ -303,9 +320,11 @@ def run(module):
     client = module.graph_client()
     upn = check_upn(params["user_principal_name"])
     if params["state"] == "absent":
-        current = client.find_user(upn, SELECT)
+        current = client.find_user(upn, READ)
         if current is None:
             return {"changed": False, "user": None, "id": None}
+        if not ownership.is_owned(current, params["owner_attribute"]) and not params["adopt"]:
+            ownership.require_owned(current, params["owner_attribute"], False, "delete")
         result = {"changed": True, "user": shown(current), "id": current["id"]}
         if module._diff:
             result["diff"] = {"before": {prop: current.get(prop) for prop, _option in MANAGED}, "after": {}}
@@ -313,7 +332,7 @@ def run(module):
             delete_once(client, current["id"])
         return result
     desired = desired_properties(params)
-    current = client.find_user(upn, SELECT)
+    current = client.find_user(upn, READ)
     if current is None:
         return create(module, client, desired)
     return update(module, client, current, desired)
@@ -331,6 +350,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "update_password": {"type": "str", "default": "on_create", "choices": ["on_create", "always"], "no_log": False},
             "force_change_password_next_sign_in": {"type": "bool", "default": False, "no_log": False},
+            **ownership.ARGSPEC,
         },
         supports_check_mode=True,
     )

@@ -52,8 +52,17 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  one_of:
+    description:
+      - With O(state=present), assign only one licence, the first SKU of O(skus) that has a free seat. A user that
+        already holds one of them directly keeps it and nothing is written.
+      - Seats are read right before the assignment; when the seat was taken meanwhile, the next SKU with a free seat
+        is tried. This is how the role C(non_interactive_user) borrows a licence.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - d365.identity._auth
+  - d365.identity._ownership
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_GRAPH
 attributes:
@@ -137,9 +146,11 @@ from ansible_collections.d365.identity.plugins.module_utils._compare import comp
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError, TransportError
 from ansible_collections.d365.identity.plugins.module_utils._licenses import seats, split_known
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname",
-               "assignedLicenses", "licenseAssignmentStates")
+               "assignedLicenses", "licenseAssignmentStates") + ownership.SELECT
+NO_SEAT = "does not have any available licenses"
 WRITE_ATTEMPTS = 3
 AMBIGUOUS_STATUS = frozenset((500, 502, 503, 504))
 
@@ -298,8 +309,12 @@ def run(module):
         return missing_user(module, params, wanted, skus, plans)
 
     states = assignment_states(user)
+    if present and params["one_of"]:
+        wanted = pick_one(wanted, states)
     adds, removes, inherited_only = plan_change(states, wanted, params["state"], plans)
     preflight(client, user, wanted, states, adds, inherited_only)
+    if adds or removes:  # before any write: only users the collection owns, unless adopt
+        ownership.require_owned(user, params["owner_attribute"], params["adopt"], "change the licences of")
     for entry in describe(states, skus):
         if entry["assignedByGroup"] and _key(entry["skuId"]) in {_key(r) for r in removes}:
             module.warn("%s keeps %s through group %s after its direct assignment is removed."
@@ -307,7 +322,11 @@ def run(module):
     after = states_after(states, adds, removes)
     changed = bool(adds or removes)
     if changed and not module.check_mode:
-        write(client, user, wanted, params["state"], plans, adds, removes)
+        if present and params["one_of"]:
+            wanted, adds = borrow(client, user, wanted, params["skus"], plans)
+            after = states_after(states, adds, removes)
+        else:
+            write(client, user, wanted, params["state"], plans, adds, removes)
     result = {"changed": changed, "user_id": user["id"], "assigned_licenses": describe(after, skus),
               "seats": seat_report(wanted, states, after)}
     if module._diff:
@@ -333,6 +352,38 @@ def write(client, user, wanted, state, plans, adds, removes):
     raise last
 
 
+def pick_one(wanted, states):
+    """one_of: the SKU the user already holds directly, else the first with a free seat, else the first
+    (whose missing seat preflight then reports)."""
+    direct = {_key(s["skuId"]) for s in states if not s.get("assignedByGroup")}
+    held = [s for s in wanted if _key(s["skuId"]) in direct]
+    free = [s for s in wanted if seats(s)["free"] > 0]
+    return (held or free or wanted)[:1]
+
+
+def borrow(client, user, first, names, plans):
+    """Assign the picked SKU; when its last seat went to someone else meanwhile, re-read the seats and
+    take the next SKU with a free seat. Returns (wanted, adds) as finally written."""
+    wanted = first
+    tried = set()
+    while True:
+        adds, _removes, _inherited = plan_change(assignment_states(user), wanted, "present", plans)
+        try:
+            write(client, user, wanted, "present", plans, adds, [])
+            return wanted, adds
+        except ApiError as error:
+            if NO_SEAT not in "%s %s" % (error.service_message, error.message):
+                raise
+            tried.add(_key(wanted[0]["skuId"]))
+            fresh, _unknown = split_known(client.subscribed_skus(), names)
+            left = [s for s in fresh if _key(s["skuId"]) not in tried and seats(s)["free"] > 0]
+            if not left:
+                raise ConfigError("No free seat left in %s: the last one was taken while this task ran. Fix: free a "
+                                  "seat or add a SKU to skus, then run again." % ", ".join(
+                                      s["skuPartNumber"] for s in fresh)) from error
+            wanted = left[:1]
+
+
 def missing_user(module, params, wanted, skus, plans):
     if not module.check_mode and params["state"] == "present":
         raise ConfigError("User %s was not found in Microsoft Entra ID: create it first with d365.identity.entra_user "
@@ -341,6 +392,8 @@ def missing_user(module, params, wanted, skus, plans):
         return {"changed": False, "user_id": None, "assigned_licenses": [], "seats": seat_report(wanted, [], [])}
     module.warn("User %s does not exist yet (expected when d365.identity.entra_user ran in check mode too): "
                 "reporting the licence assignment as a pending change." % params["user"])
+    if params["one_of"]:
+        wanted = pick_one(wanted, [])
     after = [{"skuId": s["skuId"], "disabledPlans": list((plans or {}).get(_key(s["skuId"]), [])),
               "assignedByGroup": None} for s in wanted]
     check_seats(wanted, after, [])
@@ -364,6 +417,8 @@ def main():
             "skus": {"type": "list", "elements": "str", "required": True, "aliases": ["sku"]},
             "disabled_plans": {"type": "list", "elements": "str"},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "one_of": {"type": "bool", "default": False},
+            **ownership.ARGSPEC,
         },
         supports_check_mode=True,
     )

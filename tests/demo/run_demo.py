@@ -91,7 +91,10 @@ def run(emulator, state_dir):
              "non_interactive_user_environments": envs, "non_interactive_user_sync": "wait",
              # contoso-prod only synchronises members of its security group
              "non_interactive_user_groups": ["Dynamics Prod Users"],
-             "non_interactive_user_sync_delay": 3, "non_interactive_user_sync_retries": 20}
+             "non_interactive_user_sync_delay": 3, "non_interactive_user_sync_retries": 20,
+             # Dataverse disables an unlicensed user asynchronously: watch one sync cycle after the give-back.
+             "non_interactive_user_disable_watch_seconds": SYNC_DELAY + 2,
+             "non_interactive_user_disable_watch_interval": 2}
     before = emulator.control("GET", "/state")
     print("environments: %s\nseats before: %s" % (", ".join(envs), seats(before)))
 
@@ -121,7 +124,16 @@ def run(emulator, state_dir):
     if rc or writes:
         sys.exit("demo: the dry run failed or wrote something")
 
-    banner("4. The door is locked: interactive sign-in refused, the API still works")
+    banner("4. A typo points it at a person's account: refused before any write, with the fix")
+    emulator.control("DELETE", "/requests")
+    person = dict(second, non_interactive_user_upn="megan@" + DOMAIN)
+    rc, took = playbook(emulator, env, person)
+    writes = [r for r in emulator.control("GET", "/requests") if r["method"] != "GET" and r["service"] != "login"]
+    print("person's account: rc %d, %d write requests" % (rc, len(writes)))
+    if rc == 0 or writes:
+        sys.exit("demo: the run at a person's account did not stop before writing")
+
+    banner("5. The door is locked: interactive sign-in refused, the API still works")
     page = [r for r in log if r["service"] == "page"]
     api = [r for r in log if r["service"] == "dataverse" and "WhoAmI" in r["path"] and r.get("user")]
     for r in page + api:

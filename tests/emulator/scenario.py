@@ -110,6 +110,17 @@ def add_user(state, spec):
     return user
 
 
+def add_systemuser(st, env, su):
+    """A systemuser row for an existing Entra user, as if synchronised long ago (scenario `systemusers`)."""
+    user = st.users[_user_ref(st, su["user"])]
+    bu_id = env.bu_by_name(su["business_unit"]) if su.get("business_unit") else env.root_bu
+    row = env.new_systemuser(**st.user_columns(user), azureactivedirectoryobjectid=user["id"],
+                             _businessunitid_value=bu_id, accessmode=int(su.get("accessmode", 0)),
+                             isdisabled=bool(su.get("isdisabled", False)), islicensed=True)
+    row["__roles"] = [env.role_by_name(r, bu_id) for r in su.get("roles", [])]
+    return row
+
+
 def build_state(scenario, base_url, state_dir, cert_cache):
     """``cert_cache`` keeps generated client certificates across /reset (the PEM file must stay valid)."""
     st = State()
@@ -176,12 +187,7 @@ def build_state(scenario, base_url, state_dir, cert_cache):
                 if bu_id != env.root_bu:
                     env.add_role(role["name"], role["template"], bu_id, root_id)
         for su in spec.get("systemusers", []):
-            user = st.users[_user_ref(st, su["user"])]
-            bu_id = env.bu_by_name(su["business_unit"]) if su.get("business_unit") else env.root_bu
-            row = env.new_systemuser(**st.user_columns(user), azureactivedirectoryobjectid=user["id"],
-                                     _businessunitid_value=bu_id, accessmode=int(su.get("accessmode", 0)),
-                                     isdisabled=bool(su.get("isdisabled", False)), islicensed=True)
-            row["__roles"] = [env.role_by_name(r, bu_id) for r in su.get("roles", [])]
+            add_systemuser(st, env, su)
         for au in spec.get("application_users", []):
             client = _client_ref(st, au["client"])
             row = env.new_systemuser(applicationid=client["client_id"],
@@ -218,6 +224,8 @@ def apply_runtime_update(state, body):
         env = state.environments[name]
         if "security_group" in settings:
             env.security_group = _group_ref(state, settings.pop("security_group"))
+        for su in settings.pop("systemusers", []):  # e.g. fill an environment's non-interactive slots
+            add_systemuser(state, env, su)
         env.settings.update(settings)
     if body:
         raise ValueError(f"unknown scenario keys {sorted(body)}")

@@ -54,8 +54,8 @@ def test_patch_sets_clears_and_keeps(emu):
     ext = ext_of(emu, user["id"])
     assert (ext["extensionAttribute1"], ext["extensionAttribute2"], ext["extensionAttribute15"]) == \
         ("one", "two", "mine")
-    r = emu.graph("PATCH", f"users/{user['id']}", json={EXT: {"extensionAttribute1": None,
-                                                               "extensionAttribute15": "mine-2"}})
+    patch = {EXT: {"extensionAttribute1": None, "extensionAttribute15": "mine-2"}}
+    r = emu.graph("PATCH", f"users/{user['id']}", json=patch)
     assert r.status_code == 204
     ext = ext_of(emu, user["id"])
     assert ext["extensionAttribute1"] is None  # null clears
@@ -156,8 +156,8 @@ def test_state_shows_attributes_and_sync_flag(emu):
     u = state_user(emu, "st" + UPN)
     assert u["onPremisesExtensionAttributes"] == {"extensionAttribute15": "x"}
     assert u["onPremisesSyncEnabled"] is True
-    created = emu.create_user("st2", **{EXT: {"extensionAttribute1": "a", "extensionAttribute10": "b",
-                                             "extensionAttribute2": None}})
+    attributes = {"extensionAttribute1": "a", "extensionAttribute10": "b", "extensionAttribute2": None}
+    created = emu.create_user("st2", **{EXT: attributes})
     u = state_user(emu, "st2" + UPN)
     assert u["onPremisesExtensionAttributes"] == {"extensionAttribute1": "a", "extensionAttribute10": "b"}
     assert u["onPremisesSyncEnabled"] is None

@@ -65,3 +65,14 @@ def test_login_faults(emu):
     emu.knobs(faults={"login": {"p503": 1.0}})
     r = emu.token_response("https://graph.microsoft.com/.default")
     assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable"
+
+
+def test_runtime_systemusers_fill_the_non_interactive_slots(emu):
+    # POST /scenario environments.<name>.systemusers adds synced rows; accessmode 4 ones count toward the cap (§5).
+    upns = ["slot%d%s" % (i, UPN) for i in range(7)]
+    emu.scenario({"users": [{"userPrincipalName": u, "displayName": u, "usageLocation": "US"} for u in upns],
+                  "environments": {"contoso-dev": {"systemusers": [{"user": u, "accessmode": 4} for u in upns]}}})
+    r = emu.dv("GET", "RetrieveOrganizationResources()")
+    assert r.json()["OrganizationResources"]["CurrentNumberOfNonInteractiveUsers"] == 7
+    rows = emu.dv("GET", "systemusers?$filter=accessmode eq 4 and applicationid eq null&$select=isdisabled").json()
+    assert len(rows["value"]) == 7 and not any(row["isdisabled"] for row in rows["value"])

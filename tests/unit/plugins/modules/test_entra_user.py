@@ -15,8 +15,10 @@ from ansible_collections.d365.identity.plugins.modules import entra_user
 ARGS = {"tenant_id": "t", "client_id": "c", "client_secret": "client-secret-for-unit-tests"}
 PASSWORD = "Sup3r-Secret!pw"
 UPN = "svc-d365@contoso.onmicrosoft.com"
-EXISTING = {"id": "11111111-2222-3333-4444-555555555555", "userPrincipalName": UPN, "displayName": "Svc",
-            "accountEnabled": True, "usageLocation": "GB", "mailNickname": "svc-d365"}
+MARK = {"onPremisesExtensionAttributes": {"extensionAttribute15": "d365.identity"}}
+PERSON = {"id": "11111111-2222-3333-4444-555555555555", "userPrincipalName": UPN, "displayName": "Svc",
+          "accountEnabled": True, "usageLocation": "GB", "mailNickname": "svc-d365"}
+EXISTING = dict(PERSON, **MARK)  # a user the collection created
 
 
 class FakeGraph:
@@ -210,7 +212,7 @@ def test_existing_user_unchanged_writes_nothing(monkeypatch, capsys):
                  usage_location="gb", password=PASSWORD, account_enabled=True)
     assert result["changed"] is False
     assert graph.writes() == []
-    assert result["user"] == EXISTING and result["id"] == EXISTING["id"]
+    assert result["user"] == PERSON and result["id"] == EXISTING["id"]
 
 
 def test_only_set_options_are_managed(monkeypatch, capsys):
@@ -350,3 +352,65 @@ def test_find_user_eventually_gives_up_after_window(sleeps):
     client, session = _graph_client([not_found] * 10, sleeps)
     assert client.find_user_eventually(UPN, window=3.0) is None
     assert sum(sleeps) == 3.0 and len(session.calls) == len(sleeps) + 1
+
+
+# -- ownership ----------------------------------------------------------------------
+
+def test_create_marks_the_user_in_the_create_request(monkeypatch, capsys):
+    graph = FakeGraph()
+    run(monkeypatch, capsys, graph, owner_attribute=7, **create_args())
+    (post,) = graph.writes()
+    assert post[1]["onPremisesExtensionAttributes"] == {"extensionAttribute7": "d365.identity"}
+
+
+def test_unowned_user_that_needs_a_change_fails_before_any_write(monkeypatch, capsys):
+    graph = FakeGraph(users=[PERSON])
+    result = run(monkeypatch, capsys, graph, display_name="Integration", account_enabled=True)
+    assert result["failed"] is True and graph.writes() == []
+    assert UPN in result["msg"] and "non_interactive_user_adopt: true" in result["msg"] and "adopt: true" in result["msg"]
+
+
+def test_unowned_user_that_needs_nothing_is_ok_without_writes(monkeypatch, capsys):
+    graph = FakeGraph(users=[PERSON])
+    result = run(monkeypatch, capsys, graph, display_name="Svc", account_enabled=True)
+    assert result["changed"] is False and graph.writes() == []
+
+
+def test_unowned_user_in_check_mode_fails_too(monkeypatch, capsys):
+    graph = FakeGraph(users=[PERSON])
+    result = run(monkeypatch, capsys, graph, check=True, display_name="Other")
+    assert result["failed"] is True and graph.writes() == []
+
+
+def test_adopt_marks_the_user_in_the_same_patch(monkeypatch, capsys):
+    graph = FakeGraph(users=[PERSON])
+    result = run(monkeypatch, capsys, graph, display_name="Integration", adopt=True)
+    assert result["changed"] is True and result["adopted"] is True
+    assert graph.writes() == [("PATCH", PERSON["id"], dict({"displayName": "Integration"}, **MARK))]
+
+
+def test_adopt_never_overwrites_another_value(monkeypatch, capsys):
+    taken = dict(PERSON, onPremisesExtensionAttributes={"extensionAttribute15": "cost-centre-42"})
+    graph = FakeGraph(users=[taken])
+    result = run(monkeypatch, capsys, graph, display_name="Integration", adopt=True)
+    assert result["failed"] is True and graph.writes() == []
+    assert "cost-centre-42" in result["msg"] and "owner_attribute" in result["msg"]
+
+
+def test_adopt_refuses_a_user_synced_from_on_premises(monkeypatch, capsys):
+    graph = FakeGraph(users=[dict(PERSON, onPremisesSyncEnabled=True)])
+    result = run(monkeypatch, capsys, graph, display_name="Integration", adopt=True)
+    assert result["failed"] is True and graph.writes() == [] and "on-premises" in result["msg"]
+
+
+def test_absent_refuses_a_user_the_collection_does_not_own(monkeypatch, capsys):
+    graph = FakeGraph(users=[PERSON])
+    result = run(monkeypatch, capsys, graph, state="absent")
+    assert result["failed"] is True and graph.writes() == [] and "delete" in result["msg"]
+
+
+def test_create_that_meets_a_person_never_changes_her(monkeypatch, capsys):
+    # Our first read missed her (404 window); the POST answers duplicate UPN: she is not ours.
+    graph = FakeGraph(users=[PERSON], hidden_reads=1)
+    result = run(monkeypatch, capsys, graph, display_name="Integration", password=PASSWORD)
+    assert result["failed"] is True and [c[0] for c in graph.writes()] == ["POST"]

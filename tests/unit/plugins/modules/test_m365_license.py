@@ -30,8 +30,12 @@ UPN = "svc@contoso.onmicrosoft.com"
 USER_ID = "11111111-2222-3333-4444-555555555555"
 
 
-def user(states=(), usage="GB"):
+MARK = {"extensionAttribute15": "d365.identity"}
+
+
+def user(states=(), usage="GB", owned=True):
     return {"id": USER_ID, "userPrincipalName": UPN, "usageLocation": usage,
+            "onPremisesExtensionAttributes": MARK if owned else {},
             "assignedLicenses": [{"skuId": s["skuId"], "disabledPlans": s.get("disabledPlans", [])} for s in states],
             "licenseAssignmentStates": [dict({"disabledPlans": [], "assignedByGroup": None, "state": "Active"}, **s)
                                         for s in states]}
@@ -288,3 +292,54 @@ def test_assign_client_error_is_reported(monkeypatch, capsys):
 def test_states_missing_fall_back_to_assigned_licenses():
     states = m365_license.assignment_states({"assignedLicenses": [{"skuId": PLAN1, "disabledPlans": []}]})
     assert states == [{"skuId": PLAN1, "disabledPlans": [], "assignedByGroup": None}]
+
+
+# -- ownership and one_of -----------------------------------------------------------
+
+def test_unowned_user_is_never_licensed_without_adopt(monkeypatch, capsys):
+    graph = FakeGraph(user(owned=False))
+    result = run(monkeypatch, capsys, graph, skus=[PLAN1])
+    assert result["failed"] is True and graph.writes() == []
+    assert "adopt: true" in result["msg"] and UPN in result["msg"]
+
+
+def test_unowned_user_licence_removal_is_refused_too(monkeypatch, capsys):
+    graph = FakeGraph(user([{"skuId": PLAN1}], owned=False))
+    result = run(monkeypatch, capsys, graph, skus=[PLAN1], state="absent")
+    assert result["failed"] is True and graph.writes() == []
+
+
+def test_unowned_user_with_nothing_to_do_is_ok(monkeypatch, capsys):
+    graph = FakeGraph(user([{"skuId": PLAN1}], owned=False))
+    result = run(monkeypatch, capsys, graph, skus=[PLAN1])
+    assert result["changed"] is False and graph.writes() == []
+
+
+def test_adopt_allows_the_change(monkeypatch, capsys):
+    graph = FakeGraph(user(owned=False))
+    result = run(monkeypatch, capsys, graph, skus=[PLAN1], adopt=True)
+    assert result["changed"] is True and len(graph.writes()) == 1
+
+
+def test_one_of_takes_the_first_sku_with_a_free_seat(monkeypatch, capsys):
+    graph = FakeGraph(user())
+    result = run(monkeypatch, capsys, graph, skus=["DYN365_ENTERPRISE_SALES", PLAN1, E3], one_of=True)
+    assert result["changed"] is True
+    assert graph.writes() == [("POST", USER_ID, [{"skuId": PLAN1, "disabledPlans": []}], [])]
+
+
+def test_one_of_keeps_a_sku_already_held(monkeypatch, capsys):
+    graph = FakeGraph(user([{"skuId": E3}]))
+    result = run(monkeypatch, capsys, graph, skus=[PLAN1, E3], one_of=True)
+    assert result["changed"] is False and graph.writes() == []
+
+
+def test_one_of_falls_back_when_the_seat_was_taken_meanwhile(monkeypatch, capsys):
+    taken = ApiError("Graph POST assignLicense failed", status=400, code="Request_BadRequest",
+                     service_message="License assignment failed because service plans ... does not have any "
+                                     "available licenses.")
+    graph = FakeGraph(user(), fail=[taken])
+    result = run(monkeypatch, capsys, graph, skus=[PLAN1, E3], one_of=True)
+    assert result["changed"] is True
+    assert [w[2][0]["skuId"] for w in graph.writes()] == [PLAN1, E3]
+    assert [a["skuPartNumber"] for a in result["assigned_licenses"]] == ["ENTERPRISEPACK"]

@@ -1,0 +1,464 @@
+#!/usr/bin/python
+# Copyright (c) d365.identity contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: non_interactive_user_info
+short_description: Read and check everything a non-interactive user's set-up depends on, and return the plan
+version_added: 0.2.0
+description:
+  - The read phase of the role C(d365.identity.non_interactive_user). It reads the Entra user, its licences and its
+    ownership mark, the user's systemuser in every environment and, only where something is still to be done, each
+    environment's answer (token, C(WhoAmI), the client's roles), its free non-interactive slots, the named roles and
+    groups, the licence seats and the Power Platform admin API.
+  - It returns the plan (what the run will write, per environment) and fails with B(one) message that lists every
+    problem with its fix, before anything is written. It never writes.
+  - A converged user costs one Graph read and one Dataverse read per environment.
+author:
+  - d365.identity maintainers (@d365-identity)
+options:
+  user_principal_name:
+    description: UPN of the non-interactive user.
+    type: str
+    required: true
+    aliases: [upn]
+  environments:
+    description: Dataverse environment URLs.
+    type: list
+    elements: str
+    required: true
+  state:
+    description: Plan the set-up (V(present)) or the removal (V(absent)).
+    type: str
+    choices: [present, absent]
+    default: present
+  display_name:
+    description: Display name to enforce; empty leaves an existing user's as it is.
+    type: str
+  usage_location:
+    description: Usage location to enforce (needed to create and license the user).
+    type: str
+  password:
+    description: The password a new user will get; only checked for presence here.
+    type: str
+  account_enabled:
+    description: Re-enable an owned account that is disabled in Entra ID. Without it such a run fails before writing.
+    type: bool
+    default: false
+  license_skus:
+    description: Licence SKUs that may be borrowed, in preference order.
+    type: list
+    elements: str
+    default: []
+  security_roles:
+    description: Security roles the user must hold in every environment (names or role template GUIDs).
+    type: list
+    elements: str
+    default: []
+  groups:
+    description: Entra groups (object ids or display names) the user must be a member of.
+    type: list
+    elements: str
+    default: []
+  sync:
+    description:
+      - V(force) needs the Power Platform admin API (the client registered as an admin management application).
+      - V(auto) forces where the admin API is available and waits otherwise; V(wait) only waits.
+    type: str
+    choices: [auto, force, wait]
+    default: auto
+  remove_license:
+    description: Whether the licence is given back at the end.
+    type: bool
+    default: true
+  watch_seconds:
+    description:
+      - With O(preflight=false), keep re-reading the environments for up to this many seconds and return as soon as
+        one shows the user disabled. Dataverse disables an unlicensed user asynchronously, so a check right after the
+        licence was removed proves nothing; the role watches for this window before it reports success.
+    type: int
+    default: 0
+  watch_interval:
+    description: Seconds between two reads of O(watch_seconds).
+    type: int
+    default: 10
+  preflight:
+    description:
+      - V(false) reads only the user and its systemusers (for the re-reads during a run) and reports no problems.
+    type: bool
+    default: true
+  fail_on_problems:
+    description: Fail when a problem is found. V(false) returns them in the result instead.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - d365.identity._auth
+  - d365.identity._ownership
+  - d365.identity._attributes
+  - d365.identity._attributes.INFO_MODULE
+attributes:
+  action_group:
+    description: Use C(group/d365.identity.all) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - d365.identity.all
+notes:
+  - The non-interactive cap (7 per environment) is read from C(RetrieveOrganizationResources), see
+    U(https://learn.microsoft.com/power-platform/admin/create-users).
+"""
+
+EXAMPLES = r"""
+- name: What would setting up the portal integration user do?
+  d365.identity.non_interactive_user_info:
+    user_principal_name: svc-d365-portal@contoso.onmicrosoft.com
+    environments: [https://contoso.crm4.dynamics.com]
+    usage_location: GB
+    license_skus: [DYN365_ENTERPRISE_PLAN1]
+    security_roles: [System Administrator]
+    fail_on_problems: false
+  register: plan
+
+- name: Show it
+  ansible.builtin.debug:
+    msg: "{{ plan.plan + plan.problems }}"
+"""
+
+RETURN = r"""
+converged:
+  description: Nothing to write.
+  returned: always
+  type: bool
+user:
+  description: C(exists), C(id), C(owned), C(enabled) of the Entra user.
+  returned: always
+  type: dict
+user_id:
+  description: Object id of the Entra user, or an empty string.
+  returned: always
+  type: str
+environments:
+  description:
+    - Per environment C(url), C(present), C(enabled), C(non_interactive), C(roles_ok), C(missing_roles), C(done),
+      C(systemuserid), C(sync) (V(force), V(wait) or null), C(slots) (C(used), C(max)).
+  returned: always
+  type: list
+  elements: dict
+pending:
+  description: URLs of the environments that are not finished.
+  returned: always
+  type: list
+  elements: str
+disabled:
+  description: URLs of the environments where the user's systemuser is disabled.
+  returned: always
+  type: list
+  elements: str
+entra:
+  description: C(action) (V(create), V(update), V(none)) and the C(changes) to the Entra user.
+  returned: when O(state=present)
+  type: dict
+adopt:
+  description: Whether the run will mark an existing user as owned.
+  returned: always
+  type: bool
+groups_to_add:
+  description: Object ids of the groups the user must be added to.
+  returned: when O(state=present)
+  type: list
+  elements: str
+license:
+  description:
+    - C(borrow) (bool), C(candidates) (SKUs with a free seat, in preference order), C(held) (borrowable SKUs the user
+      holds directly, a borrow to give back), C(borrowable) (the listed SKUs the tenant has, with a Dynamics 365
+      plan), C(give_back) (bool).
+  returned: when O(state=present)
+  type: dict
+plan:
+  description: What the run will do, one line per step.
+  returned: always
+  type: list
+  elements: str
+problems:
+  description: Every problem found, each with its fix. Empty when the run may proceed.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import time
+
+from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
+from ansible_collections.d365.identity.plugins.module_utils import _plan
+from ansible_collections.d365.identity.plugins.module_utils._dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE, guid
+from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, D365Error, PermissionDeniedError
+from ansible_collections.d365.identity.plugins.module_utils._groups import find_group
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module
+from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+    match_roles, non_interactive_counts, read_systemusers)
+
+USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "assignedLicenses",
+               "licenseAssignmentStates") + ownership.SELECT
+
+
+class Problems(list):
+    """Problems in the order found, each once (one failing token shows up in every read)."""
+
+    def add(self, text):
+        if text not in self:
+            self.append(text)
+
+    def from_error(self, where, error, fix):
+        message = error.message.rstrip(".")
+        self.add("%s: %s. Fix: %s" % (where, message, fix) if "Fix:" not in message else "%s: %s." % (where, message))
+
+
+def read_user(graph, upn, problems):
+    try:
+        return graph.find_user(upn, USER_SELECT), True
+    except D365Error as error:
+        problems.from_error("Reading %s in Microsoft Entra ID" % upn, error,
+                            "check tenant_id and the client's credentials and Graph permissions.")
+        return None, False
+
+
+def deleted_holder(graph, upn):
+    """A soft-deleted user that still holds the UPN (a create would fail), or None."""
+    wanted = upn.casefold()
+    for user in graph.get_all("directory/deletedItems/microsoft.graph.user",
+                              params={"$select": "id,userPrincipalName"}):
+        # Entra prefixes a deleted user's UPN with its object id; older directories keep it.
+        if str(user.get("userPrincipalName") or "").casefold().endswith(wanted):
+            return user
+    return None
+
+
+class Unreadable(Exception):
+    """The environment's rows could not be read; its problem is already recorded."""
+
+
+def read_rows(dataverse, user_id, url, problems):
+    """The user's systemuser rows, by object id only: never a stranger's row."""
+    try:
+        rows = read_systemusers(dataverse, "azureactivedirectoryobjectid eq %s" % guid(user_id, "user id"))
+    except D365Error as error:
+        problems.from_error(url, error, environment_fix(error))
+        raise Unreadable(url) from None
+    if len(rows) > 1:
+        problems.add("%s: %d systemusers have the object id %s (%s). Fix: resolve the duplicate in the Power Platform "
+                     "admin center before running again." % (
+                         url, len(rows), user_id, ", ".join(str(r.get("systemuserid")) for r in rows)))
+        raise Unreadable(url)
+    return rows[0] if rows else None
+
+
+def environment_fix(error):
+    if isinstance(error, AuthError):
+        return ("check the environment URL: a token for it was refused, so it is not an environment of this tenant "
+                "(a typo, or another tenant's environment)")
+    if isinstance(error, PermissionDeniedError):
+        return "create an application user for the client with the System Administrator role in this environment"
+    return "check the environment URL (Power Platform admin center > Environment > Environment URL)"
+
+
+def check_environment(dataverse, params, status, problems):
+    """Everything a write in this environment needs, read before the first write."""
+    url = status["url"]
+    try:
+        who = dataverse.whoami()
+    except D365Error as error:
+        problems.from_error("%s does not answer WhoAmI" % url, error, environment_fix(error))
+        return
+    try:
+        caller_roles = dataverse.user_roles(who["UserId"])
+        if not any((r.get("_roletemplateid_value") or "").lower() == SYSTEM_ADMINISTRATOR_TEMPLATE
+                   for r in caller_roles):
+            problems.add("%s: the client's application user lacks System Administrator, which changing access modes "
+                         "and granting roles needs. Fix: give it that role (Power Platform admin center > Environment "
+                         "> Settings > Application users)." % url)
+        bu_id = status["businessunitid"] or who.get("BusinessUnitId")
+        available = dataverse.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
+        _matched, unknown = match_roles(params["security_roles"], available)
+        if unknown:
+            names = sorted({r.get("name") or "" for r in available}, key=str.casefold)
+            problems.add("%s: security role %s does not exist. Fix: use one of %s, or a role template GUID." % (
+                url, ", ".join(repr(u) for u in unknown), ", ".join(names) or "(none)"))
+        if not status["non_interactive"]:
+            used, maximum = non_interactive_counts(dataverse)
+            status["slots"] = {"used": used, "max": maximum}
+            if used >= maximum:
+                problems.add("%s already has %d non-interactive users, the maximum of %d. Fix: set one of them back to "
+                             "Read-Write, or use an application user (they do not count)." % (url, used, maximum))
+    except D365Error as error:
+        problems.from_error(url, error, environment_fix(error))
+
+
+def admin_environments(module, problems, force):
+    """{instance URL key: environment id}, or None when the admin API cannot be used."""
+    try:
+        envs = module.admin_api_client().environments()
+    except D365Error as error:
+        if force:
+            problems.from_error("The Power Platform admin API (needed by non_interactive_user_sync: force)", error,
+                                "register the client as a Power Platform admin management application, or set "
+                                "non_interactive_user_sync: wait.")
+        return None
+    out = {}
+    for env in envs:
+        linked = (env.get("properties") or {}).get("linkedEnvironmentMetadata") or {}
+        if linked.get("instanceUrl"):
+            out[_plan.environment_key(linked["instanceUrl"])] = env.get("name")
+    return out
+
+
+def plan_groups(graph, params, user, problems):
+    groups = []
+    for name in params["groups"]:
+        try:
+            group = find_group(graph, name.strip())
+            members = graph.group_members(group["id"], select=("id",)) if user else []
+        except D365Error as error:
+            problems.from_error("non_interactive_user_groups", error, "check non_interactive_user_groups.")
+            continue
+        group["member"] = bool(user) and any((m.get("id") or "").lower() == user["id"].lower() for m in members)
+        groups.append(group)
+    return groups
+
+
+def watch(module, user_id, urls, statuses, problems):
+    """Re-read every environment until one shows the user disabled, or the window has passed."""
+    deadline = time.monotonic() + module.params["watch_seconds"]
+    while not any(s["present"] and not s["enabled"] for s in statuses):
+        pause = min(module.params["watch_interval"], deadline - time.monotonic())
+        if pause <= 0:
+            break
+        time.sleep(pause)
+        try:
+            statuses = [_plan.environment_status(url, read_rows(module.dataverse_client(url), user_id, url, problems),
+                                                 module.params["security_roles"]) for url in urls]
+        except Unreadable:
+            continue  # a failed re-read proves nothing either way: read again until the window ends
+    return statuses
+
+
+def run(module):
+    params = module.params
+    problems = Problems()
+    input_problems, urls = _plan.check_inputs(params)
+    problems.extend(input_problems)
+    upn = params["user_principal_name"].strip()
+    upn_ok = not any("non_interactive_user_upn" in p for p in input_problems)
+    graph = module.graph_client()
+    user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
+    rows, unreadable = {}, set()
+    for url in urls:
+        try:
+            rows[url] = read_rows(module.dataverse_client(url), user["id"], url, problems) if user else None
+        except Unreadable:
+            rows[url] = None
+            unreadable.add(url)
+    statuses = [_plan.environment_status(url, rows[url], params["security_roles"]) for url in urls]
+    result = {"changed": False, "user_id": user["id"] if user else "",
+              "user": {"exists": user is not None, "id": user["id"] if user else None,
+                       "owned": bool(user) and ownership.is_owned(user, params["owner_attribute"]),
+                       "enabled": bool(user) and bool(user.get("accountEnabled"))},
+              "environments": statuses, "disabled": [s["url"] for s in statuses if s["present"] and not s["enabled"]]}
+    if not params["preflight"]:
+        if user and params["watch_seconds"] > 0:
+            statuses = watch(module, user["id"], urls, statuses, problems)
+            result.update(environments=statuses,
+                          disabled=[s["url"] for s in statuses if s["present"] and not s["enabled"]])
+        result.update(pending=[s["url"] for s in statuses if not s["done"]], plan=[], problems=[], adopt=False,
+                      converged=all(s["done"] for s in statuses))
+        return result
+    if params["state"] == "absent":
+        decision = _plan.decide_absent(params, user, statuses)
+    else:
+        decision = present_plan(module, graph, user, graph_ok, statuses, problems, unreadable)
+    problems.extend(p for p in decision.pop("problems") if p not in problems)
+    result.update(decision, problems=list(problems))
+    if problems and params["fail_on_problems"]:
+        module.fail_json(msg="%d problem%s found before any write; nothing was changed:\n%s" % (
+            len(problems), "" if len(problems) == 1 else "s",
+            "\n".join("%d. %s" % (i + 1, p) for i, p in enumerate(problems))), **result)
+    return result
+
+
+def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
+    params = module.params
+    upn = params["user_principal_name"].strip()
+    converged_now = (user is not None and all(s["done"] for s in statuses) and user.get("accountEnabled")
+                     and not (params["remove_license"] and _holds_licences(user)))
+    if converged_now and not _plan.entra_changes(params, user):
+        return _plan.decide(params, user, statuses)  # nothing to do: no further reads
+    skus = groups = None
+    if graph_ok:
+        try:
+            skus = graph.subscribed_skus()
+        except D365Error as error:
+            problems.from_error("Reading the tenant's licences", error,
+                                "grant the client LicenseAssignment.Read.All (or Organization.Read.All).")
+        groups = plan_groups(graph, params, user, problems)
+        if user is None and upn:
+            try:
+                holder = deleted_holder(graph, upn)
+            except D365Error:
+                holder = None  # reading deleted items is optional: the create then reports the conflict
+            if holder:
+                problems.add("%s is held by a deleted user (object id %s, restorable for 30 days). Fix: restore it and "
+                             "set non_interactive_user_adopt: true, delete it permanently (Entra admin center > Deleted "
+                             "users), or choose another non_interactive_user_upn." % (upn, holder.get("id")))
+    pending = [s for s in statuses if not s["done"]]
+    need_sync = [s for s in pending if not s["present"]]
+    admin = admin_environments(module, problems, params["sync"] == "force") \
+        if need_sync and params["sync"] != "wait" else None
+    for status in pending:
+        if not status["present"]:
+            if admin is not None and _plan.environment_key(status["url"]) not in admin:
+                if params["sync"] == "force":
+                    problems.add("%s is not an environment of this tenant known to the Power Platform admin API. "
+                                 "Fix: check the environment URL." % status["url"])
+            status["sync"] = "force" if admin is not None else "wait"
+        if status["url"] not in unreadable:  # its cause is reported once
+            check_environment(module.dataverse_client(status["url"]), params, status, problems)
+    return _plan.decide(params, user, statuses, skus=skus, groups=groups)
+
+
+def _holds_licences(user):
+    return bool(user.get("assignedLicenses") or user.get("licenseAssignmentStates"))
+
+
+def main():
+    module = D365Module(
+        argument_spec={
+            "user_principal_name": {"type": "str", "required": True, "aliases": ["upn"]},
+            "environments": {"type": "list", "elements": "str", "required": True},
+            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "display_name": {"type": "str"},
+            "usage_location": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "account_enabled": {"type": "bool", "default": False},
+            "license_skus": {"type": "list", "elements": "str", "default": []},
+            "security_roles": {"type": "list", "elements": "str", "default": []},
+            "groups": {"type": "list", "elements": "str", "default": []},
+            "sync": {"type": "str", "default": "auto", "choices": ["auto", "force", "wait"]},
+            "remove_license": {"type": "bool", "default": True},
+            "preflight": {"type": "bool", "default": True},
+            "watch_seconds": {"type": "int", "default": 0},
+            "watch_interval": {"type": "int", "default": 10},
+            "fail_on_problems": {"type": "bool", "default": True},
+            **ownership.ARGSPEC,
+        },
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module)
+    except D365Error as error:
+        module.fail_from_error(error)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
