@@ -296,7 +296,7 @@ def check_environment(dataverse, params, status, problems):
 
 
 def admin_environments(module, problems, force):
-    """{instance URL key: environment id}, or None when the admin API cannot be used."""
+    """{instance URL key: {'id', 'security_group'}}, or None when the admin API cannot be used."""
     try:
         envs = module.admin_api_client().environments()
     except D365Error as error:
@@ -309,8 +309,25 @@ def admin_environments(module, problems, force):
     for env in envs:
         linked = (env.get("properties") or {}).get("linkedEnvironmentMetadata") or {}
         if linked.get("instanceUrl"):
-            out[_plan.environment_key(linked["instanceUrl"])] = env.get("name")
+            out[_plan.environment_key(linked["instanceUrl"])] = {
+                "id": env.get("name"), "security_group": (linked.get("securityGroupId") or "").lower() or None}
     return out
+
+
+def check_security_group(graph, user, status, admin_env, groups, problems):
+    """An environment with a security group synchronises only its members (the sync would never come)."""
+    group_id = admin_env.get("security_group")
+    if not group_id or any((g.get("id") or "").lower() == group_id for g in groups or []):
+        return
+    try:
+        if user and any((m.get("id") or "").lower() == user["id"].lower()
+                        for m in graph.group_members(group_id, select=("id",))):
+            return
+        name = graph.get_group(group_id).get("displayName") or group_id
+    except D365Error:
+        name = group_id
+    problems.add("%s synchronises only members of its security group %s, and the user is not one. Fix: add %r to "
+                 "non_interactive_user_groups." % (status["url"], group_id, name))
 
 
 def plan_groups(graph, params, user, problems):
@@ -412,15 +429,17 @@ def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
                              "users), or choose another non_interactive_user_upn." % (upn, holder.get("id")))
     pending = [s for s in statuses if not s["done"]]
     need_sync = [s for s in pending if not s["present"]]
-    admin = admin_environments(module, problems, params["sync"] == "force") \
-        if need_sync and params["sync"] != "wait" else None
+    # Read even for sync: wait when allowed, for the security groups; only force needs it.
+    admin = admin_environments(module, problems, params["sync"] == "force") if need_sync else None
     for status in pending:
         if not status["present"]:
-            if admin is not None and _plan.environment_key(status["url"]) not in admin:
-                if params["sync"] == "force":
-                    problems.add("%s is not an environment of this tenant known to the Power Platform admin API. "
-                                 "Fix: check the environment URL." % status["url"])
-            status["sync"] = "force" if admin is not None else "wait"
+            admin_env = (admin or {}).get(_plan.environment_key(status["url"]))
+            if admin is not None and admin_env is None and params["sync"] == "force":
+                problems.add("%s is not an environment of this tenant known to the Power Platform admin API. "
+                             "Fix: check the environment URL." % status["url"])
+            if admin_env and graph_ok:
+                check_security_group(graph, user, status, admin_env, groups, problems)
+            status["sync"] = "force" if admin is not None and params["sync"] != "wait" else "wait"
         if status["url"] not in unreadable:  # its cause is reported once
             check_environment(module.dataverse_client(status["url"]), params, status, problems)
     return _plan.decide(params, user, statuses, skus=skus, groups=groups)
