@@ -193,6 +193,8 @@ def test_awx_job(case, credential, client_key, emulator, installed_collection, t
         "non_interactive_user_groups": [prod_group],
         "non_interactive_user_sync_delay": 1,
         "non_interactive_user_sync_retries": 30,
+        "non_interactive_user_disable_watch_seconds": 2,
+        "non_interactive_user_disable_watch_interval": 1,
     }
     if case == "builtin-azure":
         # The built-in credential has no fields for URL overrides: the EE (here: the test) sets them.

@@ -271,6 +271,17 @@ def test_killed_run_then_failing_run_still_gives_the_seat_back(emulator, tmp_pat
         emulator.control("POST", "/reset")
 
 
+def assert_alone_and_converged(emulator, before, final, user_ids, start_seats):
+    """Each user finished and holding no licence, the seats back, nobody else's row touched."""
+    for user_id in user_ids:
+        assert_non_interactive_everywhere(final, user_id)
+    assert consumed(final) == start_seats, "seat held: %d consumed, %d at start" % (consumed(final), start_seats)
+    assert other_rows(final, user_ids) == other_rows(before, user_ids)
+    bad = foreign_dataverse_writes(emulator, own_row_ids(final, user_ids))
+    assert bad == [], "Dataverse writes to other systemusers: %s" % bad
+    assert_megan_keeps_her_licence(final)
+
+
 # -- 2. two runs for one UPN at the same moment -------------------------------------------------------------
 
 
@@ -300,19 +311,13 @@ def test_two_simultaneous_runs_for_one_upn(emulator, tmp_path):
         final = state(emulator)
         users = live_users(final, upn)
         assert len(users) == 1, "%d live Entra users %s: %s" % (len(users), upn, [u["id"] for u in users])
-        user_id = users[0]["id"]
-        assert_non_interactive_everywhere(final, user_id)
         assert licences(users[0]) == []
-        assert consumed(final) == start_seats, "seat held: %d consumed, %d at start" % (consumed(final), start_seats)
-        assert other_rows(final, [user_id]) == other_rows(before, [user_id])
-        bad = foreign_dataverse_writes(emulator, own_row_ids(final, [user_id]))
-        assert bad == [], "Dataverse writes to other systemusers: %s" % bad
+        assert_alone_and_converged(emulator, before, final, [users[0]["id"]], start_seats)
         log = emulator.control("GET", "/requests")
         print("writes: %d Dataverse, %d assignLicense; %s consumed %d (start %d)" % (
             len([e for e in log if e["service"] == "dataverse" and e["method"] != "GET"]),
             len([e for e in log if e["service"] == "graph" and e["path"].endswith("/assignLicense")]),
             PLAN1, consumed(final), start_seats))
-        assert_megan_keeps_her_licence(final)
     finally:
         emulator.control("POST", "/reset")
 
@@ -351,13 +356,8 @@ def test_three_users_at_once_share_one_token_cache(emulator, tmp_path):
         for upn in upns:
             user = the_user(final, upn)
             ids.append(user["id"])
-            assert_non_interactive_everywhere(final, user["id"])
             assert licences(user) == [], "%s still holds %s" % (upn, licences(user))
-        assert consumed(final) == start_seats, "seat held: %d consumed, %d at start" % (consumed(final), start_seats)
-        assert other_rows(final, ids) == other_rows(before, ids)
-        bad = foreign_dataverse_writes(emulator, own_row_ids(final, ids))
-        assert bad == [], "Dataverse writes to other systemusers: %s" % bad
-        assert_megan_keeps_her_licence(final)
+        assert_alone_and_converged(emulator, before, final, ids, start_seats)
         print("%s consumed %d (start %d)" % (PLAN1, consumed(final), start_seats))
 
         names = sorted(os.listdir(cache_dir))
