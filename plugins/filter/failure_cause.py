@@ -48,7 +48,10 @@ def failure_cause(result):
     environment = _environment(failed.get("item"))
     if environment is None:
         environment = ((failed.get("invocation") or {}).get("module_args") or {}).get("environment_url")
-    message = failed.get("msg") or result.get("msg") or "no message"
+    message = failed.get("msg")
+    if not message and failed.get("attempts"):
+        message = "the condition was still not met after %s attempts" % failed["attempts"]
+    message = message or result.get("msg") or "no message"
     return {"message": str(message).strip(), "error_code": failed.get("error_code"),
             "environment": environment, "request_id": failed.get("request_id")}
 

@@ -53,11 +53,14 @@ class ApiError(D365Error):
         self.method = method
         self.url = url
 
+    transient = None  # set where a caller knows the refusal is worth retrying (a role's until: reads it)
+
     def to_result(self):
         return {
             "status": self.status,
             "error_code": self.code,
             "request_id": self.request_id,
+            "transient": self.transient,
         }
 
 

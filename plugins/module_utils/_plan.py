@@ -21,8 +21,6 @@ from ._errors import ConfigError
 from ._licenses import has_dynamics_plan, seats, split_known
 from ._systemusers import NON_INTERACTIVE, match_roles
 
-TRANSIENT_SYNC_CODES = ("userNotLicensed",)  # the licence is still propagating: retry (terraform does the same)
-
 
 def _problem(what, fix):
     return "%s Fix: %s" % (what.rstrip(), fix)

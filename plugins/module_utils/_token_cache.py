@@ -96,6 +96,22 @@ def merge(base, ours, disk, now=None):
     return result
 
 
+LOCK_WAIT = 10.0  # s; a writer holds the lock for milliseconds: past this, stop caching instead of hanging
+
+
+def _lock(fd, wait):
+    """flock(LOCK_EX) with a deadline; OSError when another holder keeps it longer (callers stop caching)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError("token cache lock still held after %.0f s" % wait) from None
+            time.sleep(0.05)
+
+
 class FileTokenCache:
     """Load/save the serialized state of an msal.SerializableTokenCache."""
 
@@ -121,7 +137,9 @@ class FileTokenCache:
         self._ensure_dir()
         lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
         try:
-            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            if os.fstat(lock_fd).st_uid != os.geteuid():
+                raise OSError("lock file %s belongs to another user" % self.lock_path)
+            _lock(lock_fd, LOCK_WAIT)
             self._remove_stale_tmp()
             ours = _parse(serialized)
             self._write(json.dumps(merge(self._base, ours, _parse(self._read())), indent=1))

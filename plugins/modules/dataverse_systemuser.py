@@ -137,6 +137,7 @@ from ansible_collections.d365.identity.plugins.module_utils._systemusers import 
 # Re-reads after addUser: it applies at once online; the waits only cover replication (about 30 s in all).
 SYNC_WAITS = (0, 1, 2, 4, 8, 15)
 ADD_USER_ATTEMPTS = 3
+TRANSIENT_SYNC_CODES = ("userNotLicensed",)
 SYNC_FIXES = {
     "userNotLicensed": "assign the user a Dynamics 365 licence that includes Dataverse first "
                        "(d365.identity.m365_license), then retry",
@@ -185,11 +186,14 @@ def sync_error(params, environment_url, error):
         fix = ADMIN_APP
     if fix is None:
         return error
-    return type(error)("Could not add %s to %s (%s): %s. Fix: %s." % (
+    mapped = type(error)("Could not add %s to %s (%s): %s. Fix: %s." % (
         describe(params), environment_url, error.code or error.status,
         (error.service_message or error.message).strip().rstrip("."), fix),
         status=error.status, code=error.code, service_message=error.service_message,
         request_id=error.request_id, method=error.method, url=error.url)
+    # The licence is still propagating to the admin API: the one refusal worth retrying (terraform does too).
+    mapped.transient = any(code.lower() in text.lower() for code in TRANSIENT_SYNC_CODES)
+    return mapped
 
 
 def object_id_of(module, params):

@@ -60,6 +60,13 @@ options:
         is tried. This is how the role C(non_interactive_user) borrows a licence.
     type: bool
     default: false
+  direct_only:
+    description:
+      - With O(state=absent), remove only direct assignments; a listed SKU the user holds only through a group is
+        left alone with a warning instead of failing the task. The role C(non_interactive_user) gives borrowed
+        licences back this way.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._ownership
@@ -312,6 +319,10 @@ def run(module):
     if present and params["one_of"]:
         wanted = pick_one(wanted, states)
     adds, removes, inherited_only = plan_change(states, wanted, params["state"], plans)
+    if inherited_only and params["direct_only"]:
+        module.warn("%s keeps %s through a group membership: direct_only leaves inherited licences alone." % (
+            user.get("userPrincipalName"), ", ".join(s["skuId"] for s in inherited_only)))
+        inherited_only = []
     preflight(client, user, wanted, states, adds, inherited_only)
     if adds or removes:  # before any write: only users the collection owns, unless adopt
         ownership.require_owned(user, params["owner_attribute"], params["adopt"], "change the licences of")
@@ -418,6 +429,7 @@ def main():
             "disabled_plans": {"type": "list", "elements": "str"},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "one_of": {"type": "bool", "default": False},
+            "direct_only": {"type": "bool", "default": False},
             **ownership.ARGSPEC,
         },
         supports_check_mode=True,

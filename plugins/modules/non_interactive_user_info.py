@@ -186,6 +186,12 @@ problems:
   returned: always
   type: list
   elements: str
+read_errors:
+  description: With O(preflight=false), the reads that failed (an environment that could not be read is neither
+    finished nor proven enabled).
+  returned: when O(preflight=false)
+  type: list
+  elements: str
 """
 
 import time
@@ -229,8 +235,9 @@ def deleted_holder(graph, upn):
     wanted = upn.casefold()
     for user in graph.get_all("directory/deletedItems/microsoft.graph.user",
                               params={"$select": "id,userPrincipalName"}):
-        # Entra prefixes a deleted user's UPN with its object id; older directories keep it.
-        if str(user.get("userPrincipalName") or "").casefold().endswith(wanted):
+        # Entra may prefix a deleted user's UPN with its object id (no dashes); match that or the UPN itself.
+        prefix = str(user.get("id") or "").replace("-", "").casefold()
+        if str(user.get("userPrincipalName") or "").casefold() in (wanted, prefix + wanted):
             return user
     return None
 
@@ -324,8 +331,11 @@ def check_security_group(graph, user, status, admin_env, groups, problems):
                         for m in graph.group_members(group_id, select=("id",))):
             return
         name = graph.get_group(group_id).get("displayName") or group_id
-    except D365Error:
-        name = group_id
+    except D365Error as error:
+        problems.from_error("%s has the security group %s, whose members could not be read" % (
+            status["url"], group_id), error, "grant the client GroupMember.Read.All, or add the group to "
+                                             "non_interactive_user_groups.")
+        return
     problems.add("%s synchronises only members of its security group %s, and the user is not one. Fix: add %r to "
                  "non_interactive_user_groups." % (status["url"], group_id, name))
 
@@ -348,7 +358,7 @@ def watch(module, user_id, urls, statuses, problems):
     """Re-read every environment until one shows the user disabled, or the window has passed."""
     deadline = time.monotonic() + module.params["watch_seconds"]
     while not any(s["present"] and not s["enabled"] for s in statuses):
-        pause = min(module.params["watch_interval"], deadline - time.monotonic())
+        pause = min(max(1, module.params["watch_interval"]), deadline - time.monotonic())
         if pause <= 0:
             break
         time.sleep(pause)
@@ -387,8 +397,9 @@ def run(module):
             statuses = watch(module, user["id"], urls, statuses, problems)
             result.update(environments=statuses,
                           disabled=[s["url"] for s in statuses if s["present"] and not s["enabled"]])
+        # No verdicts here, but a read that failed must not pass for "not disabled" or "finished".
         result.update(pending=[s["url"] for s in statuses if not s["done"]], plan=[], problems=[], adopt=False,
-                      converged=all(s["done"] for s in statuses))
+                      converged=all(s["done"] for s in statuses) and not problems, read_errors=list(problems))
         return result
     if params["state"] == "absent":
         decision = _plan.decide_absent(params, user, statuses)
@@ -439,14 +450,15 @@ def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
                              "Fix: check the environment URL." % status["url"])
             if admin_env and graph_ok:
                 check_security_group(graph, user, status, admin_env, groups, problems)
-            status["sync"] = "force" if admin is not None and params["sync"] != "wait" else "wait"
+            status["sync"] = "force" if admin_env and params["sync"] != "wait" else "wait"
         if status["url"] not in unreadable:  # its cause is reported once
             check_environment(module.dataverse_client(status["url"]), params, status, problems)
     return _plan.decide(params, user, statuses, skus=skus, groups=groups)
 
 
 def _holds_licences(user):
-    return bool(user.get("assignedLicenses") or user.get("licenseAssignmentStates"))
+    """Direct assignments only: a group-inherited licence is never a borrow to give back."""
+    return any(not s.get("assignedByGroup") for s in _plan.licence_states(user))
 
 
 def main():

@@ -104,8 +104,8 @@ class Run:
         return text
 
     def describe(self):
-        return "%s (%s) rc=%s after %.1f s:\n%s" % (self.name, self.upn, self.rc, self.seconds or -1,
-                                                      self.output[-12000:])
+        tail = self.output[-12000:]
+        return "%s (%s) rc=%s after %.1f s:\n%s" % (self.name, self.upn, self.rc, self.seconds or -1, tail)
 
 
 def new_upn(prefix):

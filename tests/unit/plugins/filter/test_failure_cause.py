@@ -55,3 +55,10 @@ def test_missing_fields():
                                    "request_id": None}
     assert failure_cause({"msg": "boom", "results": [{"failed": False}], "invocation": {}}) == {
         "message": "boom", "error_code": None, "environment": None, "request_id": None}
+
+
+def test_until_exhausted_item_says_so_instead_of_the_loop_message():
+    result = {"msg": "One or more items failed",
+              "results": [{"failed": True, "msg": "", "attempts": 30, "item": {"url": ENV}}]}
+    cause = failure_cause(result)
+    assert cause["message"] == "the condition was still not met after 30 attempts" and cause["environment"] == ENV

@@ -255,3 +255,16 @@ def test_cache_key_includes_the_credential_fingerprint_but_not_the_secret():
             cache_key("https://a", "t", "d", fingerprint("one"))}
     assert len(keys) == 5
     assert "one" not in fingerprint("one") and len(fingerprint("one")) == 16
+
+
+def test_a_lock_held_too_long_stops_caching_instead_of_hanging(tmp_path, monkeypatch):
+    monkeypatch.setattr(_token_cache, "LOCK_WAIT", 0.3)
+    store = FileTokenCache(str(tmp_path), KEY)
+    store.save(json.dumps(state("a")))
+    with open(store.lock_path, "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another holder that never lets go
+        started = time.monotonic()
+        with pytest.raises(OSError, match="still held"):
+            FileTokenCache(str(tmp_path), KEY).save(json.dumps(state("b")))
+        assert time.monotonic() - started < 5
+    assert "b" not in open(store.path, encoding="utf-8").read()

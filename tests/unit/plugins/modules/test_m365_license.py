@@ -343,3 +343,17 @@ def test_one_of_falls_back_when_the_seat_was_taken_meanwhile(monkeypatch, capsys
     assert result["changed"] is True
     assert [w[2][0]["skuId"] for w in graph.writes()] == [PLAN1, E3]
     assert [a["skuPartNumber"] for a in result["assigned_licenses"]] == ["ENTERPRISEPACK"]
+
+
+def test_direct_only_leaves_an_inherited_licence_alone_and_removes_the_direct_one(monkeypatch, capsys):
+    graph = FakeGraph(user([{"skuId": SALES, "assignedByGroup": GROUP}, {"skuId": PLAN1}]))
+    result = run(monkeypatch, capsys, graph, skus=[SALES, PLAN1], state="absent", direct_only=True)
+    assert result["changed"] is True
+    assert graph.writes() == [("POST", USER_ID, [], [PLAN1])]
+    assert "through a group membership" in warnings(result)
+
+
+def test_without_direct_only_an_inherited_licence_fails_before_writing(monkeypatch, capsys):
+    graph = FakeGraph(user([{"skuId": SALES, "assignedByGroup": GROUP}, {"skuId": PLAN1}]))
+    result = run(monkeypatch, capsys, graph, skus=[SALES, PLAN1], state="absent")
+    assert result["failed"] is True and graph.writes() == []

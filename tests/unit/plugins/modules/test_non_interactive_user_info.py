@@ -362,7 +362,7 @@ def test_fail_on_problems_false_returns_problems(monkeypatch, capsys):
 
 def test_new_user_upn_held_by_deleted_user(monkeypatch, capsys):
     graph = FakeGraph(None, deleted=[{"id": "dddddddd-0000-0000-0000-000000000001",
-                                      "userPrincipalName": "dddddddd00000000000000000000001" + UPN}])
+                                      "userPrincipalName": "dddddddd000000000000000000000001" + UPN}])
     tenant = Tenant(monkeypatch, capsys, graph, [FakeEnvironment(ENV1)])
     result = tenant.run(fail_on_problems=False, password=PASSWORD, usage_location="GB",
                         license_skus=["DYN365_ENTERPRISE_PLAN1"])
@@ -423,3 +423,56 @@ def test_password_value_is_masked_wherever_it_would_appear(monkeypatch, capsys):
     result = tenant.run(password=PASSWORD, display_name=PASSWORD, fail_on_problems=False)
     assert result["entra"]["action"] == "update" and "displayName" in result["entra"]["changes"]
     assert PASSWORD not in tenant.out
+
+
+def test_someone_elses_deleted_account_does_not_block_the_upn(monkeypatch, capsys):
+    # Only an exact UPN, or the object id prefix Entra gives deleted users, holds it: not "old-" + UPN.
+    graph = FakeGraph(None, deleted=[{"id": "dddddddd-0000-0000-0000-000000000001", "userPrincipalName": "old-" + UPN},
+                                     {"id": "eeeeeeee-0000-0000-0000-000000000002",
+                                      "userPrincipalName": "eeeeeeee000000000000000000000002old-" + UPN}])
+    tenant = Tenant(monkeypatch, capsys, graph, [FakeEnvironment(ENV1)])
+    result = tenant.run(fail_on_problems=False, password=PASSWORD, usage_location="GB",
+                        license_skus=["DYN365_ENTERPRISE_PLAN1"])
+    assert result["problems"] == []
+
+
+class FlippingEnvironment(FakeEnvironment):
+    """Dataverse disables the unlicensed user asynchronously: from the n-th read on, the row is disabled."""
+
+    def __init__(self, url, disabled_from_read):
+        super().__init__(url, rows=[systemuser()])
+        self.reads, self.disabled_from_read = 0, disabled_from_read
+
+    def get_all(self, path, params=None):
+        self.reads += 1
+        if self.reads >= self.disabled_from_read:
+            self.rows = [systemuser(isdisabled=True)]
+        return super().get_all(path, params)
+
+
+def test_watch_reports_a_disable_that_comes_later(monkeypatch, capsys):
+    monkeypatch.setattr(non_interactive_user_info.time, "sleep", lambda seconds: None)
+    envs = [FakeEnvironment(ENV1, rows=[systemuser()]), FlippingEnvironment(ENV2, disabled_from_read=3)]
+    tenant = Tenant(monkeypatch, capsys, FakeGraph(owned_user()), envs)
+    result = tenant.run(preflight=False, watch_seconds=30, watch_interval=1)
+    assert result["disabled"] == [ENV2]
+    assert envs[1].reads == 3  # read once, then re-read until the disable showed
+
+
+def test_watch_without_a_disable_ends_with_the_window(monkeypatch, capsys):
+    slept = []
+    monkeypatch.setattr(non_interactive_user_info.time, "sleep", slept.append)
+    clock = iter(range(0, 1000, 2))
+    monkeypatch.setattr(non_interactive_user_info.time, "monotonic", lambda: next(clock))
+    envs = [FakeEnvironment(ENV1, rows=[systemuser()])]
+    tenant = Tenant(monkeypatch, capsys, FakeGraph(owned_user()), envs)
+    result = tenant.run(preflight=False, watch_seconds=6, watch_interval=0)
+    assert result["disabled"] == [] and result["read_errors"] == []
+    assert slept and all(s >= 1 for s in slept)  # an interval of 0 still waits, so the window is watched
+
+
+def test_re_read_errors_are_returned_not_taken_for_finished(monkeypatch, capsys):
+    envs = [FakeEnvironment(ENV1, rows=[systemuser()]), FakeEnvironment(ENV2, error=refused())]
+    tenant = Tenant(monkeypatch, capsys, FakeGraph(owned_user()), envs)
+    result = tenant.run(preflight=False)
+    assert result["converged"] is False and len(result["read_errors"]) == 1 and ENV2 in result["read_errors"][0]
