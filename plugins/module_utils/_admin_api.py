@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Power Platform admin API (BAP): environments and the forced user sync (fact sheet §7)."""
+"""Power Platform admin API (BAP): environments and the forced user sync
+(https://learn.microsoft.com/power-platform/admin/programmability-authentication)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from urllib.parse import quote
 from ._http import ApiClient
 
 ENVIRONMENTS_API_VERSION = "2020-10-01"
-# terraform-provider-power-platform's version for addUser (§7).
+# terraform-provider-power-platform's version for addUser.
 ADD_USER_API_VERSION = "2023-06-01"
 ADMIN_APP = ("register the client as a Power Platform admin management application "
              "(PUT .../adminApplications/{client_id}, done once by a Power Platform admin; "

@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Microsoft cloud endpoints (fact sheet §9).
+"""Microsoft cloud endpoints (https://learn.microsoft.com/graph/deployments,
+https://learn.microsoft.com/power-apps/developer/data-platform/discovery-service).
 
 Tokens never cross clouds, so the Graph and admin-API scopes come from this table even when
 a URL is overridden (for a proxy or the tenant emulator).

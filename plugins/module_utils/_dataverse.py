@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Dataverse Web API: systemusers, roles, organisation functions (fact sheet §5, §6)."""
+"""Dataverse Web API: systemusers, roles, organisation functions
+(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/overview)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ class DataverseClient(ApiClient):
                 "Application users)" % (permission or APP_USER_ROLE, self.environment_url))
 
     def entity_uri(self, entity_set, row_id):
-        """Absolute URI as @odata.id needs it for $ref (§6)."""
+        """Absolute URI as @odata.id needs it for $ref (associate-disassociate-entities-using-web-api)."""
         return "%s/%s(%s)" % (self.base_url, entity_set, row_id)
 
     # -- systemusers -------------------------------------------------------------------
@@ -66,7 +67,8 @@ class DataverseClient(ApiClient):
         return self.get_all("systemusers", params=params)
 
     def update_systemuser(self, systemuser_id, body):
-        """If-Match: * makes PATCH update-only: without it a missing id would be created (§5)."""
+        """If-Match: * makes PATCH update-only: without it a missing id would be created
+        (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api)."""
         self.request("PATCH", "systemusers(%s)" % guid(systemuser_id, "systemuserid"), json_body=body,
                      headers={"If-Match": "*"}, idempotent=True)
 

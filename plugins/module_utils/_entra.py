@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Pure helpers for Entra ID user properties (fact sheet §2): no network access."""
+"""Pure helpers for Entra ID user properties (https://learn.microsoft.com/graph/api/resources/user): no network access."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import re
 
 from ._errors import ConfigError
 
-# ISO 3166-1 alpha-2, officially assigned codes (usageLocation, §2).
+# ISO 3166-1 alpha-2, officially assigned codes (usageLocation).
 ISO_3166_ALPHA2 = frozenset("""
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
 CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR

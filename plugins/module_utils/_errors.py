@@ -11,6 +11,11 @@ so messages must be complete sentences that name the fix, and must never hold a 
 
 from __future__ import annotations
 
+import copy
+
+# A server error or no answer at all: a write may or may not have been applied.
+OUTCOME_UNKNOWN_STATUS = frozenset((500, 502, 503, 504))
+
 
 class D365Error(Exception):
     """Base class: anything the collection reports as a task failure."""
@@ -18,6 +23,21 @@ class D365Error(Exception):
     def __init__(self, message):
         super().__init__(message)
         self.message = message
+
+    @property
+    def outcome_unknown(self):
+        """True when a write that raised this may still have been applied (re-read before sending again)."""
+        return False
+
+    def with_message(self, message):
+        """The same error (type and every field) with another message, e.g. the fix added."""
+        other = copy.copy(self)
+        other.message = message
+        other.args = (message,)
+        return other
+
+    def with_fix(self, fix):
+        return self.with_message("%s Fix: %s." % (self.message.rstrip(), fix.rstrip(".")))
 
     def to_result(self):
         """Fields added to fail_json next to msg."""
@@ -55,6 +75,10 @@ class ApiError(D365Error):
 
     transient = None  # set where a caller knows the refusal is worth retrying (a role's until: reads it)
 
+    @property
+    def outcome_unknown(self):
+        return self.status in OUTCOME_UNKNOWN_STATUS
+
     def to_result(self):
         return {
             "status": self.status,
@@ -87,3 +111,7 @@ class TransportError(D365Error):
         super().__init__(message)
         self.method = method
         self.url = url
+
+    @property
+    def outcome_unknown(self):
+        return True

@@ -3,7 +3,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Microsoft Graph v1.0: users, licences, groups (fact sheet §2-§4). Resource methods only."""
+"""Microsoft Graph v1.0: users, licences, groups. Resource methods only.
+
+https://learn.microsoft.com/graph/api/resources/user
+"""
 
 from __future__ import annotations
 
@@ -18,12 +21,12 @@ LICENSE_READ = "LicenseAssignment.Read.All (or Organization.Read.All)"
 LICENSE_WRITE = "LicenseAssignment.ReadWrite.All (or User.ReadWrite.All)"
 GROUP_READ = "GroupMember.Read.All (or Group.Read.All)"
 GROUP_MEMBER_WRITE = "GroupMember.ReadWrite.All"
-# A user created moments ago can answer 404 by id or UPN until it has replicated (§3).
+# A user created moments ago can answer 404 by id or UPN until it has replicated.
 NEW_USER_WINDOW = 10.0
 
 
 def user_path(key):
-    """users/{id|UPN}; a UPN starting with '$' must be written users('$x') (§2), and '#'
+    """users/{id|UPN}; a UPN starting with '$' must be written users('$x') (user-get), and '#'
     (guest UPNs) must be percent-encoded."""
     if key.startswith("$"):
         return "users('%s')" % quote(key.replace("'", "''"), safe="@$'")
@@ -88,7 +91,7 @@ class GraphClient(ApiClient):
         return self.get_all("subscribedSkus", permission=LICENSE_READ)
 
     def assign_license(self, user_id, add_licenses, remove_licenses):
-        """Both keys are always sent: current docs mark removeLicenses required (§3)."""
+        """Both keys are always sent: https://learn.microsoft.com/graph/api/user-assignlicense marks removeLicenses required."""
         body = {"addLicenses": add_licenses, "removeLicenses": remove_licenses}
         return self.request("POST", user_path(user_id) + "/assignLicense", json_body=body,
                             permission=LICENSE_WRITE).body

@@ -30,7 +30,7 @@ except ImportError:
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-# fact sheet §4 (Graph) and §6 (Dataverse): throttling and unavailability are retried for any
+# https://learn.microsoft.com/graph/throttling and .../power-apps/developer/data-platform/api-limits: throttling and unavailability are retried for any
 # method; 500/502 and dropped connections only where repeating cannot duplicate a write.
 RETRY_ALWAYS = frozenset((429, 503, 504))
 RETRY_IDEMPOTENT = frozenset((500, 502))

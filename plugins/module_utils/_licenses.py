@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Pure helpers over Graph subscribedSku objects (fact sheet §3)."""
+"""Pure helpers over Graph subscribedSku objects (https://learn.microsoft.com/graph/api/subscribedsku-list)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ._dataverse import GUID_RE
 
 
 def seats(sku):
-    """Free seats = prepaidUnits.enabled - consumedUnits (§3); suspended units are not usable."""
+    """Free seats = prepaidUnits.enabled - consumedUnits (subscribedSku resource); suspended units are not usable."""
     enabled = int((sku.get("prepaidUnits") or {}).get("enabled") or 0)
     consumed = int(sku.get("consumedUnits") or 0)
     return {"enabled": enabled, "consumed": consumed, "free": max(0, enabled - consumed)}

@@ -84,7 +84,7 @@ class D365Module(AnsibleModule):
             raise ConfigError("environment_url is required (or D365_ENVIRONMENT_URL), e.g. "
                               "https://contoso.crm.dynamics.com.")
         url = https_base("environment_url", url)
-        # The environment URL is the Dataverse resource: its scope is '<url>/.default' (§5).
+        # The environment URL is the Dataverse resource: its scope is '<url>/.default'.
         return DataverseClient(url, resource_scope(url), api_version=self.params.get("dataverse_api_version") or "v9.2",
                                **self._client_kwargs())
 

@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""Retry timing shared by the HTTP core and the token provider (fact sheet §4, §6)."""
+"""Retry timing shared by the HTTP core and the token provider (https://learn.microsoft.com/graph/throttling,
+https://learn.microsoft.com/power-apps/developer/data-platform/api-limits)."""
 
 from __future__ import annotations
 

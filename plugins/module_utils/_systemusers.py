@@ -6,7 +6,9 @@
 """Dataverse systemusers shared by dataverse_systemuser_info, dataverse_systemuser and dataverse_role.
 
 Pure pieces (access-mode names, identifier -> OData filter, row -> returned dict, role matching)
-plus the two reads every one of those modules needs (fact sheet §5, §6).
+plus the two reads every one of those modules needs.
+Columns: https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/systemuser
+Roles: https://learn.microsoft.com/power-apps/developer/data-platform/security-roles
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from ._dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE, guid, odata_string
 from ._errors import ApiError, ConfigError, D365Error
 
-# systemuser_accessmode global choice (fact sheet §5).
+# systemuser_accessmode global choice (systemuser entity reference).
 ACCESS_MODES = {
     "read_write": 0,
     "administrative": 1,
@@ -25,7 +27,8 @@ ACCESS_MODES = {
 }
 ACCESS_MODE_NAMES = {value: name for name, value in ACCESS_MODES.items()}
 NON_INTERACTIVE = ACCESS_MODES["non_interactive"]
-# "At most 7 non-interactive users per environment" (fact sheet §5); application users do not count.
+# At most 7 non-interactive users per environment; application users do not count
+# (https://learn.microsoft.com/power-platform/admin/create-users).
 NON_INTERACTIVE_CAP = 7
 
 IDENTIFIERS = ("entra_object_id", "user_principal_name", "systemuser_id")
@@ -63,7 +66,7 @@ def describe(params):
 def identifier_filter(params):
     """OData $filter for the identifier in params, or None when none is set.
 
-    GUIDs go unquoted and validated (guid()); the UPN matches domainname, which online holds the UPN (§5).
+    GUIDs go unquoted and validated (guid()); the UPN matches domainname, which online holds the UPN.
     """
     name, value = identifier(params)
     if name == "entra_object_id":
@@ -132,7 +135,7 @@ def read_one(client, params):
 def non_interactive_counts(client):
     """(current, maximum) non-interactive users of the environment.
 
-    RetrieveOrganizationResources is the documented source (§5) but its online values are
+    RetrieveOrganizationResources is the documented source but its online values are
     UNCONFIRMED: when it fails or lacks the fields, count accessmode 4 rows that are not
     application users (those do not count) and use the documented cap of 7.
     """
@@ -170,7 +173,7 @@ def match_roles(wanted, available):
     """Resolve role names / template GUIDs against the roles of one business unit.
 
     Returns (matched rows in request order without duplicates, unknown entries).
-    'System Administrator' always resolves by its template id, so it works in any language (§6).
+    'System Administrator' always resolves by its template id, so it works in any language.
     A GUID matches the role template id (or, as a convenience, the role id itself).
     """
     matched, unknown, seen = [], [], set()

@@ -119,13 +119,12 @@ systemuserid:
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._dataverse import guid
-from ansible_collections.d365.identity.plugins.module_utils._errors import (
-    ApiError, ConflictError, D365Error, TransportError)
+from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConflictError, D365Error
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
     IDENTIFIER_ARGSPEC, IDENTIFIERS, ROLES_NAV, describe, match_roles, not_synchronised, read_one, role_dict)
 
-WRITE_ATTEMPTS = 3
 NOT_SYNCED = ("add it first with d365.identity.dataverse_systemuser (sync: true), or wait for the background "
               "synchronisation")
 
@@ -165,24 +164,18 @@ def _confirm(client, user_id, role_id, wanted):
 def write_role(client, user_id, role, add):
     """One $ref write; after no answer or a server error, re-read before trying again (no blind retries)."""
     role_id = role_key(role)
-    for attempt in range(WRITE_ATTEMPTS):
+
+    def send():
         try:
             if add:
                 client.associate_role(user_id, role_id)
             else:
                 client.disassociate_role(user_id, role_id)
-            return
         except ConflictError:
-            if add and _confirm(client, user_id, role_id, True):
-                return  # already associated: re-association is refused (§6, §10)
-            raise
-        except (TransportError, ApiError) as error:
-            if isinstance(error, ApiError) and (error.status or 0) < 500:
-                raise
-            if _confirm(client, user_id, role_id, add):
-                return
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise
+            if not (add and _confirm(client, user_id, role_id, True)):
+                raise  # re-association of a held role is refused: that is done
+
+    write_and_verify(send, lambda: None if _confirm(client, user_id, role_id, add) else NOT_DONE)
 
 
 def run(module):

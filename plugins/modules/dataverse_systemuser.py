@@ -128,8 +128,9 @@ import time
 from ansible_collections.d365.identity.plugins.module_utils._admin_api import ADMIN_APP
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
-    ApiError, ConfigError, D365Error, PermissionDeniedError, TransportError)
+    ApiError, ConfigError, D365Error, PermissionDeniedError)
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
     ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, NON_INTERACTIVE, PLACEHOLDER_ID, access_mode_name, describe,
     non_interactive_counts, not_synchronised, read_one, systemuser_dict)
@@ -179,18 +180,16 @@ def environment_id(module, client):
 
 
 def sync_error(params, environment_url, error):
-    """The addUser diagnostics as messages that name the fix (§7)."""
+    """The addUser diagnostics as messages that name the fix."""
     text = " ".join(str(t) for t in (error.code, error.service_message) if t)
     fix = next((f for code, f in SYNC_FIXES.items() if code.lower() in text.lower()), None)
     if isinstance(error, PermissionDeniedError) or error.status == 403:
         fix = ADMIN_APP
     if fix is None:
         return error
-    mapped = type(error)("Could not add %s to %s (%s): %s. Fix: %s." % (
+    mapped = error.with_message("Could not add %s to %s (%s): %s. Fix: %s." % (
         describe(params), environment_url, error.code or error.status,
-        (error.service_message or error.message).strip().rstrip("."), fix),
-        status=error.status, code=error.code, service_message=error.service_message,
-        request_id=error.request_id, method=error.method, url=error.url)
+        (error.service_message or error.message).strip().rstrip("."), fix))
     # The licence is still propagating to the admin API: the one refusal worth retrying (terraform does too).
     mapped.transient = any(code.lower() in text.lower() for code in TRANSIENT_SYNC_CODES)
     return mapped
@@ -222,19 +221,22 @@ def request_sync(module, client):
             return row, False
     env_id = environment_id(module, client)
     admin = module.admin_api_client()
-    for attempt in range(ADD_USER_ATTEMPTS):
+
+    def send():
         try:
             admin.add_user(env_id, oid)
-            break
-        except (TransportError, ApiError) as error:
-            if isinstance(error, ApiError) and (error.status or 0) < 500:
-                raise sync_error(params, client.environment_url, error)
-            # No answer or a server error: addUser may have been applied; re-read before asking again.
-            row = read_one(client, by_oid)
-            if row:
-                return row, True
-            if attempt == ADD_USER_ATTEMPTS - 1:
+        except ApiError as error:
+            if error.outcome_unknown:
                 raise
+            raise sync_error(params, client.environment_url, error) from None
+
+    def check():  # addUser may have been applied: re-read before asking again
+        row = read_one(client, by_oid)
+        return (row, True) if row else NOT_DONE
+
+    found = write_and_verify(send, check, attempts=ADD_USER_ATTEMPTS)
+    if found:
+        return found
     for wait in SYNC_WAITS:
         if wait:
             sleep(wait)
@@ -293,9 +295,7 @@ def run(module):
         except ApiError as error:
             fix = ACCESS_MODE_FIXES.get((error.code or "").lower())
             if fix:
-                raise type(error)("%s Fix: %s." % (error.message, fix), status=error.status,
-                                  code=error.code, service_message=error.service_message,
-                                  request_id=error.request_id, method=error.method, url=error.url)
+                raise error.with_fix(fix) from None
             raise
     before = {"synchronised": present, "access_mode": access_mode_name(user["accessmode"]) if present else None}
     if "accessmode" in patch:

@@ -171,10 +171,10 @@ user:
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
 from ansible_collections.d365.identity.plugins.module_utils._entra import (
     check_mail_nickname, check_upn, mail_nickname_from_upn, usage_location)
-from ansible_collections.d365.identity.plugins.module_utils._errors import (
-    ApiError, ConfigError, ConflictError, NotFoundError, TransportError)
+from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError, ConflictError, NotFoundError
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
+from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
 
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname")
@@ -184,8 +184,6 @@ MANAGED = (("userPrincipalName", "user_principal_name"), ("displayName", "displa
            ("mailNickname", "mail_nickname"), ("accountEnabled", "account_enabled"),
            ("usageLocation", "usage_location"))
 CASEFOLD = ("userPrincipalName",)
-WRITE_ATTEMPTS = 3
-AMBIGUOUS_STATUS = frozenset((500, 502, 503, 504))
 
 
 def desired_properties(params):
@@ -207,60 +205,42 @@ def password_profile(params):
             "forceChangePasswordNextSignIn": bool(params["force_change_password_next_sign_in"])}
 
 
-def ambiguous(error):
-    """True when a write may or may not have been applied."""
-    return isinstance(error, TransportError) or (
-        isinstance(error, ApiError) and not isinstance(error, ConflictError) and error.status in AMBIGUOUS_STATUS)
-
-
 def create_once(client, upn, body, number):
-    """POST users, never making two: after a dropped connection, a 5xx or a duplicate-UPN answer,
-    re-read by UPN (through the new-user 404 window) and post again only while it is still absent.
+    """POST users, never making two: after a dropped connection or a 5xx, re-read by UPN (through the
+    new-user 404 window) and post again only while it is still absent.
 
     Returns (user, created): created is False when the user was there before our POST landed (our
     first read fell into the new-user 404 window, or a parallel run created it): it is then managed
     like any existing user, ownership rules included. A user found after an unanswered POST is ours
     only if it carries our mark.
     """
-    last = None
-    for _attempt in range(WRITE_ATTEMPTS):
+    def send():
         try:
             return client.create_user(body), True
-        except ConflictError as error:
+        except ConflictError as error:  # duplicate UPN
             existing = client.find_user_eventually(upn, READ)
             if existing is None:
-                raise ConflictError(
+                raise error.with_message(
                     error.message + ". No active user has this UPN: a deleted user probably holds it. Restore it or "
-                    "delete it permanently (Graph directory/deletedItems), or choose another user_principal_name.",
-                    status=error.status, code=error.code, service_message=error.service_message,
-                    request_id=error.request_id, method=error.method, url=error.url)
+                    "delete it permanently (Graph directory/deletedItems), or choose another user_principal_name.")
             return existing, False
-        except (TransportError, ApiError) as error:
-            if not ambiguous(error):
-                raise
-            last = error
-            existing = client.find_user_eventually(upn, READ)
-            if existing is not None:
-                return existing, ownership.is_owned(existing, number)
-    raise last
+
+    def check():
+        existing = client.find_user_eventually(upn, READ)
+        return NOT_DONE if existing is None else (existing, ownership.is_owned(existing, number))
+
+    return write_and_verify(send, check)
 
 
 def delete_once(client, user_id):
     """DELETE users/{id}; gone already (or gone after an unanswered try) counts as done."""
-    last = None
-    for _attempt in range(WRITE_ATTEMPTS):
+    def send():
         try:
             client.delete_user(user_id)
-            return
         except NotFoundError:
-            return
-        except (TransportError, ApiError) as error:
-            if not ambiguous(error):
-                raise
-            last = error
-            if client.find_user(user_id, ("id",)) is None:
-                return
-    raise last
+            pass
+
+    return write_and_verify(send, lambda: None if client.find_user(user_id, ("id",)) is None else NOT_DONE)
 
 
 def create(module, client, desired):

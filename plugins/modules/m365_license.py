@@ -150,16 +150,15 @@ seats:
 """
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for, list_delta
-from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError, TransportError
+from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
 from ansible_collections.d365.identity.plugins.module_utils._licenses import seats, split_known
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
+from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname",
                "assignedLicenses", "licenseAssignmentStates") + ownership.SELECT
 NO_SEAT = "does not have any available licenses"
-WRITE_ATTEMPTS = 3
-AMBIGUOUS_STATUS = frozenset((500, 502, 503, 504))
 
 
 def _key(value):
@@ -292,10 +291,6 @@ def check_seats(wanted, adds, states):
                               % (sku["skuPartNumber"], counts["enabled"], counts["consumed"]))
 
 
-def ambiguous(error):
-    return isinstance(error, TransportError) or (isinstance(error, ApiError) and error.status in AMBIGUOUS_STATUS)
-
-
 def run(module):
     params = module.params
     client = module.graph_client()
@@ -347,20 +342,15 @@ def run(module):
 
 def write(client, user, wanted, state, plans, adds, removes):
     """assignLicense; after an unanswered request, re-read and send again only what is still missing."""
-    last = None
-    for _attempt in range(WRITE_ATTEMPTS):
-        try:
-            client.assign_license(user["id"], adds, removes)
-            return
-        except (TransportError, ApiError) as error:
-            if not ambiguous(error):
-                raise
-            last = error
-            fresh = client.find_user(user["id"], USER_SELECT)
-            adds, removes, _inherited = plan_change(assignment_states(fresh or {}), wanted, state, plans)
-            if not adds and not removes:
-                return
-    raise last
+    change = {"adds": adds, "removes": removes}
+
+    def check():
+        fresh = client.find_user(user["id"], USER_SELECT)
+        adds, removes, _inherited = plan_change(assignment_states(fresh or {}), wanted, state, plans)
+        change.update(adds=adds, removes=removes)
+        return None if not adds and not removes else NOT_DONE
+
+    write_and_verify(lambda: client.assign_license(user["id"], change["adds"], change["removes"]), check)
 
 
 def pick_one(wanted, states):

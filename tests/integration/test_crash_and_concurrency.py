@@ -297,6 +297,7 @@ def test_two_simultaneous_runs_for_one_upn(emulator, tmp_path):
         for run in runs:
             run.wait()
         succeeded = sum(run.rc == 0 for run in runs)
+        assert succeeded >= 1, "neither of two runs for one user succeeded:\n%s\n%s" % tuple(r.describe() for r in runs)
         print("\ntwo runs for one UPN: rc %s in %s s; %d of 2 succeeded" % (
             [r.rc for r in runs], ["%.1f" % r.seconds for r in runs], succeeded))
         for run in runs:

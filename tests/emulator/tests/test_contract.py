@@ -18,17 +18,16 @@ def test_endpoints_json_has_every_contract_key(emu):
     assert "PRIVATE KEY" in pem and "BEGIN CERTIFICATE" in pem
 
 
-def test_startup_is_fast(emu):
-    assert emu.startup_seconds < 2.0
-
-
 def test_tls_certificate_valid_for_ip_and_localhost(emu):
     port = int(emu.ep["authority_host"].rsplit(":", 1)[1])
     for host in ("127.0.0.1", "localhost"):
         ctx = ssl.create_default_context(cafile=emu.ep["ca_bundle"])
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            # The default context checks the chain and the host name: a wrong certificate fails the handshake.
             with ctx.wrap_socket(sock, server_hostname=host) as tls:
-                assert tls.version()
+                assert tls.version() in ("TLSv1.2", "TLSv1.3")
+                names = [value for _kind, value in tls.getpeercert()["subjectAltName"]]
+                assert host in names
 
 
 def test_keep_alive_reuses_connection(emu):

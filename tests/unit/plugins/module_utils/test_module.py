@@ -91,9 +91,11 @@ def test_dataverse_needs_environment_url():
         module.dataverse_client()
 
 
-def test_graph_modules_do_not_take_environment_url():
+def test_graph_modules_do_not_take_environment_url(capsys):
     with pytest.raises(SystemExit), patch_module_args({"environment_url": "https://x"}):
         D365Module()
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "Unsupported parameters" in result["msg"] and "environment_url" in result["msg"]
 
 
 def test_run_module_reports_api_error_fields(capsys):
