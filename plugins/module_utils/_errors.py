@@ -115,3 +115,7 @@ class TransportError(D365Error):
     @property
     def outcome_unknown(self):
         return True
+
+
+class CheckModeWriteError(D365Error):
+    """A module tried to write while running in check mode; the HTTP core refused to send it."""

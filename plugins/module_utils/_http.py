@@ -17,7 +17,7 @@ import time
 import traceback
 from urllib.parse import urlsplit
 
-from ._errors import ApiError, ConflictError, NotFoundError, PermissionDeniedError, TransportError
+from ._errors import ApiError, CheckModeWriteError, ConflictError, NotFoundError, PermissionDeniedError, TransportError
 from ._retry import RetryBudget, parse_retry_after
 from ._urls import join
 from ._version import USER_AGENT
@@ -94,8 +94,10 @@ class ApiClient:
     default_headers = {"Accept": "application/json"}
 
     def __init__(self, base_url, scope, token_provider, session, timeout=30, max_retries=6,
-                 max_total_wait=MAX_TOTAL_WAIT, sleep=time.sleep):
+                 max_total_wait=MAX_TOTAL_WAIT, sleep=time.sleep, check_mode=False):
         self.base_url = base_url.rstrip("/")
+        # A safety net under every module's check-mode branches: in check mode no write leaves the process.
+        self.check_mode = check_mode
         self.scope = scope
         self.token_provider = token_provider
         self.session = session
@@ -125,6 +127,9 @@ class ApiClient:
         """Send with retries; return Response for 2xx, raise an ApiError subclass otherwise."""
         method = method.upper()
         url = self.url(path)
+        if self.check_mode and method not in ("GET", "HEAD"):
+            raise CheckModeWriteError("%s %s %s refused: the task runs in check mode, which never writes (a bug in the "
+                                      "module: please report it)." % (self.service, method, _path(url)))
         if idempotent is None:
             idempotent = method in ("GET", "HEAD")
         merged = dict(self.default_headers)

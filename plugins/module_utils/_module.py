@@ -66,7 +66,8 @@ class D365Module(AnsibleModule):
 
     def _client_kwargs(self):
         return {"token_provider": self.token_provider(), "session": self.session(),
-                "timeout": self.params["timeout"], "max_retries": self.params["max_retries"]}
+                "timeout": self.params["timeout"], "max_retries": self.params["max_retries"],
+                "check_mode": self.check_mode}
 
     # -- clients ----------------------------------------------------------------------------
 

@@ -178,3 +178,16 @@ def test_next_link_to_another_host_is_refused(fake_tokens, sleeps):
     with pytest.raises(_errors.ApiError, match="another host"):
         api.get_all("x")
     assert len(session.calls) == 1  # the token never went to evil.example
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH", "DELETE", "PUT"])
+def test_check_mode_client_refuses_every_write_without_sending(method, fake_tokens, sleeps):
+    api, session = client([FakeResponse(204)], fake_tokens, sleeps, check_mode=True)
+    with pytest.raises(_errors.CheckModeWriteError, match="check mode"):
+        api.request(method, "v1.0/users/x")
+    assert session.calls == [] and fake_tokens.calls == []
+
+
+def test_check_mode_client_still_reads(fake_tokens, sleeps):
+    api, session = client([FakeResponse(200, {"ok": 1})], fake_tokens, sleeps, check_mode=True)
+    assert api.get("v1.0/users") == {"ok": 1} and len(session.calls) == 1

@@ -8,6 +8,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession, FakeTokens
 
 SECRET = "env-secret-value-123"
 
@@ -108,3 +109,20 @@ def test_run_module_reports_api_error_fields(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["failed"] and result["status"] == 400 and result["request_id"] == "r-1"
     assert result["error_code"] == "Request_BadRequest" and "HTTP 400" in result["msg"]
+
+
+def test_a_module_that_writes_in_check_mode_is_refused_by_the_http_core(monkeypatch, capsys):
+    # A forgotten check-mode branch must not write: the clients of a check-mode task refuse to send.
+    session = FakeSession([FakeResponse(204)])
+    monkeypatch.setattr(D365Module, "session", lambda self: session)
+    monkeypatch.setattr(D365Module, "token_provider", lambda self: FakeTokens())
+
+    def buggy_run(module):
+        module.graph_client().update_user("11111111-2222-3333-4444-555555555555", {"displayName": "x"})
+        return {"changed": True}
+
+    params = {"tenant_id": "t", "client_id": "c", "client_secret": SECRET, "_ansible_check_mode": True}
+    with patch_module_args(params), pytest.raises(SystemExit):
+        run_module(D365Module(supports_check_mode=True), buggy_run)
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True and "check mode" in result["msg"] and session.calls == []
