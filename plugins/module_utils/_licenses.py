@@ -31,6 +31,14 @@ def summarize(sku):
     }
 
 
+def assignment_states(user):
+    """licenseAssignmentStates, or assignedLicenses read as direct assignments when Graph left them out."""
+    states = (user or {}).get("licenseAssignmentStates")
+    if states is None:
+        states = [dict(a, assignedByGroup=None) for a in (user or {}).get("assignedLicenses") or []]
+    return [s for s in states if s.get("skuId")]
+
+
 def find_sku(skus, wanted):
     """The SKU whose skuId (GUID) or skuPartNumber matches wanted, case-insensitively, or None."""
     key = str(wanted).strip().casefold()

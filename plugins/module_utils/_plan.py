@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from . import _ownership as ownership
 from ._entra import usage_location
 from ._errors import ConfigError
-from ._licenses import has_dynamics_plan, seats, split_known
-from ._systemusers import NON_INTERACTIVE, match_roles
+from ._licenses import assignment_states, has_dynamics_plan, seats, split_known
+from ._systemusers import NON_INTERACTIVE, ROLES_NAV, match_roles
 
 
 def _problem(what, fix):
@@ -92,7 +92,7 @@ def environment_status(url, row, wanted_roles):
     present = row is not None
     enabled = present and not row.get("isdisabled")
     non_interactive = present and row.get("accessmode") == NON_INTERACTIVE
-    missing = roles_missing(wanted_roles, row.get("systemuserroles_association") or []) if present else list(wanted_roles)
+    missing = roles_missing(wanted_roles, row.get(ROLES_NAV) or []) if present else list(wanted_roles)
     return {"url": url, "present": present, "enabled": enabled, "non_interactive": non_interactive,
             "roles_ok": present and not missing, "missing_roles": missing,
             "done": enabled and non_interactive and not missing,
@@ -100,16 +100,9 @@ def environment_status(url, row, wanted_roles):
             "businessunitid": row.get("_businessunitid_value") if present else None}
 
 
-def licence_states(user):
-    states = (user or {}).get("licenseAssignmentStates")
-    if states is None:
-        states = [dict(a, assignedByGroup=None) for a in (user or {}).get("assignedLicenses") or []]
-    return [s for s in states if s.get("skuId")]
-
-
 def held_borrowable(user, borrowable):
     """Part numbers of the borrowable SKUs the user holds directly: a borrow, whoever started it."""
-    direct = {str(s["skuId"]).lower() for s in licence_states(user) if not s.get("assignedByGroup")}
+    direct = {str(s["skuId"]).lower() for s in assignment_states(user) if not s.get("assignedByGroup")}
     return [s["skuPartNumber"] for s in borrowable if str(s["skuId"]).lower() in direct]
 
 

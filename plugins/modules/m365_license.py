@@ -151,7 +151,7 @@ seats:
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
-from ansible_collections.d365.identity.plugins.module_utils._licenses import seats, split_known
+from ansible_collections.d365.identity.plugins.module_utils._licenses import assignment_states, seats, split_known
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
 from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
@@ -163,14 +163,6 @@ NO_SEAT = "does not have any available licenses"
 
 def _key(value):
     return str(value or "").casefold()
-
-
-def assignment_states(user):
-    """licenseAssignmentStates, or assignedLicenses read as direct assignments when Graph left them out."""
-    states = user.get("licenseAssignmentStates")
-    if states is None:
-        states = [dict(a, assignedByGroup=None) for a in user.get("assignedLicenses") or []]
-    return [s for s in states if s.get("skuId")]
 
 
 def resolve_plans(wanted, names):

@@ -201,7 +201,8 @@ from ansible_collections.d365.identity.plugins.module_utils import _plan
 from ansible_collections.d365.identity.plugins.module_utils._dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE, guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, D365Error, PermissionDeniedError
 from ansible_collections.d365.identity.plugins.module_utils._groups import find_group
-from ansible_collections.d365.identity.plugins.module_utils._module import D365Module
+from ansible_collections.d365.identity.plugins.module_utils._licenses import assignment_states
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
     match_roles, non_interactive_counts, read_systemusers)
 
@@ -458,7 +459,7 @@ def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
 
 def _holds_licences(user):
     """Direct assignments only: a group-inherited licence is never a borrow to give back."""
-    return any(not s.get("assignedByGroup") for s in _plan.licence_states(user))
+    return any(not s.get("assignedByGroup") for s in assignment_states(user))
 
 
 def main():
@@ -484,11 +485,7 @@ def main():
         },
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except D365Error as error:
-        module.fail_from_error(error)
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":
