@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Dataverse connection options (plugins/module_utils/_dataverse.py DATAVERSE_ARGSPEC).
+    # Dataverse connection options (plugins/module_utils/_clients/dataverse.py DATAVERSE_ARGSPEC).
     DOCUMENTATION = r"""
 options:
   environment_url:

@@ -14,14 +14,14 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ._admin_api import AdminApiClient
-from ._auth import AUTH_ARGSPEC, HAS_MSAL, MSAL_IMPORT_ERROR, TokenProvider, default_instance_discovery
-from ._clouds import resolve_cloud
-from ._dataverse import DATAVERSE_ARGSPEC, DataverseClient
+from ._clients.admin_api import AdminApiClient
+from ._auth.provider import AUTH_ARGSPEC, HAS_MSAL, MSAL_IMPORT_ERROR, TokenProvider, default_instance_discovery
+from ._auth.clouds import resolve_cloud
+from ._clients.dataverse import DATAVERSE_ARGSPEC, DataverseClient
 from ._errors import ConfigError, D365Error
-from ._graph import GraphClient
-from ._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, new_session
-from ._urls import https_base, resource_scope
+from ._clients.graph import GraphClient
+from ._transport.http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, new_session
+from ._transport.urls import https_base, resource_scope
 
 
 class D365Module(AnsibleModule):

@@ -118,11 +118,11 @@ systemuserid:
 """
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
-from ansible_collections.d365.identity.plugins.module_utils._dataverse import guid
+from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConflictError, D365Error
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
-from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
+from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     IDENTIFIER_ARGSPEC, IDENTIFIERS, ROLES_NAV, describe, match_roles, not_synchronised, read_one, role_dict)
 
 NOT_SYNCED = ("add it first with d365.identity.dataverse_systemuser (sync: true), or wait for the background "

@@ -125,13 +125,13 @@ sync_requested:
 
 import time
 
-from ansible_collections.d365.identity.plugins.module_utils._admin_api import ADMIN_APP
+from ansible_collections.d365.identity.plugins.module_utils._clients.admin_api import ADMIN_APP
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, ConfigError, D365Error, PermissionDeniedError)
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
-from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
+from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, NON_INTERACTIVE, PLACEHOLDER_ID, access_mode_name, describe,
     non_interactive_counts, not_synchronised, read_one, systemuser_dict)
 

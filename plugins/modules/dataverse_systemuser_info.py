@@ -142,7 +142,7 @@ non_interactive_max:
 """
 
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, non_interactive_counts, read_systemusers, systemuser_dict, users_filter)
 
 

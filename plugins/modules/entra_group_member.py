@@ -126,9 +126,9 @@ removed:
 """
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
-from ansible_collections.d365.identity.plugins.module_utils._dataverse import GUID_RE
+from ansible_collections.d365.identity.plugins.module_utils._odata import GUID_RE
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError, NotFoundError
-from ansible_collections.d365.identity.plugins.module_utils._groups import find_group
+from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 
 USER_SELECT = ("id", "userPrincipalName")

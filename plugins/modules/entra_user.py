@@ -169,12 +169,12 @@ user:
 """
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
-from ansible_collections.d365.identity.plugins.module_utils._entra import (
+from ansible_collections.d365.identity.plugins.module_utils._domain.user_names import (
     check_mail_nickname, check_upn, mail_nickname_from_upn, usage_location)
 from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError, ConflictError, NotFoundError
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
-from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
+from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
+from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname")

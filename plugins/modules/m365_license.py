@@ -151,10 +151,10 @@ seats:
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
-from ansible_collections.d365.identity.plugins.module_utils._licenses import assignment_states, seats, split_known
+from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states, seats, split_known
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
-from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
+from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
+from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname",
                "assignedLicenses", "licenseAssignmentStates") + ownership.SELECT

@@ -83,7 +83,7 @@ unknown_skus:
   sample: []
 """
 
-from ansible_collections.d365.identity.plugins.module_utils._licenses import split_known, summarize
+from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import split_known, summarize
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 
 

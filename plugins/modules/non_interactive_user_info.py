@@ -196,14 +196,15 @@ read_errors:
 
 import time
 
-from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
-from ansible_collections.d365.identity.plugins.module_utils import _plan
-from ansible_collections.d365.identity.plugins.module_utils._dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE, guid
+from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
+from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
+from ansible_collections.d365.identity.plugins.module_utils._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
+from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, D365Error, PermissionDeniedError
-from ansible_collections.d365.identity.plugins.module_utils._groups import find_group
-from ansible_collections.d365.identity.plugins.module_utils._licenses import assignment_states
+from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
+from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     match_roles, non_interactive_counts, read_systemusers)
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "assignedLicenses",

@@ -24,9 +24,9 @@ IMPORT_ROOT = os.path.abspath(os.path.join(COLLECTION_ROOT, "..", "..", ".."))
 # One process = one get_token, configured from the environment as a module is.
 CHILD = """
 import hashlib, json, os, sys, time
-from ansible_collections.d365.identity.plugins.module_utils._auth import TokenProvider
-from ansible_collections.d365.identity.plugins.module_utils._http import new_session
-from ansible_collections.d365.identity.plugins.module_utils._urls import https_base
+from ansible_collections.d365.identity.plugins.module_utils._auth.provider import TokenProvider
+from ansible_collections.d365.identity.plugins.module_utils._transport.http import new_session
+from ansible_collections.d365.identity.plugins.module_utils._transport.urls import https_base
 scope, start = sys.argv[1], float(sys.argv[2])
 params = {"tenant_id": os.environ["AZURE_TENANT_ID"], "client_id": os.environ["AZURE_CLIENT_ID"],
           "client_secret": os.environ.get("AZURE_CLIENT_SECRET"),

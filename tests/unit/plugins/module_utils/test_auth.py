@@ -11,11 +11,11 @@ import traceback
 import pytest
 import requests
 
-from ansible_collections.d365.identity.plugins.module_utils import _auth
+from ansible_collections.d365.identity.plugins.module_utils._auth import provider as _auth
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, AuthError, ConfigError, TransportError)
-from ansible_collections.d365.identity.plugins.module_utils._http import ApiClient, scrub_queries
-from ansible_collections.d365.identity.plugins.module_utils._token_cache import FileTokenCache, cache_key, fingerprint
+from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, scrub_queries
+from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import FileTokenCache, cache_key, fingerprint
 from ansible_collections.d365.identity.tests.unit.fakes import FakeIdentityHttp, FakeResponse, FakeSession
 
 SECRET = "s3cret-Value~that-must-not-leak"

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.d365.identity.plugins.module_utils._clouds import CLOUDS, resolve_cloud
+from ansible_collections.d365.identity.plugins.module_utils._auth.clouds import CLOUDS, resolve_cloud
 from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError
-from ansible_collections.d365.identity.plugins.module_utils._urls import https_base, join, resource_scope
+from ansible_collections.d365.identity.plugins.module_utils._transport.urls import https_base, join, resource_scope
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -5,7 +5,7 @@ import pytest
 import requests
 
 from ansible_collections.d365.identity.plugins.module_utils import _errors
-from ansible_collections.d365.identity.plugins.module_utils._http import ApiClient, new_session, parse_odata_error
+from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, new_session, parse_odata_error
 from ansible_collections.d365.identity.plugins.module_utils._version import USER_AGENT
 
 from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession

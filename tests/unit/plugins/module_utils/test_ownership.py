@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The ownership mark in onPremisesExtensionAttributes (module_utils/_ownership.py)."""
+"""The ownership mark in onPremisesExtensionAttributes (module_utils/_domain/ownership.py)."""
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.d365.identity.plugins.module_utils import _ownership as ownership
+from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
 from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError
 
 UPN = "svc@contoso.onmicrosoft.com"

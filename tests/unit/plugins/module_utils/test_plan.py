@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The pure decisions of the role non_interactive_user (module_utils/_plan.py)."""
+"""The pure decisions of the role non_interactive_user (module_utils/_domain/plan.py)."""
 from __future__ import annotations
 
 import pytest
 
-from ansible_collections.d365.identity.plugins.module_utils import _plan
-from ansible_collections.d365.identity.plugins.module_utils._licenses import has_dynamics_plan
+from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
+from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import has_dynamics_plan
 
 UPN = "svc-d365-portal@contoso.onmicrosoft.com"
 USER_ID = "11111111-2222-3333-4444-555555555555"

@@ -5,7 +5,7 @@ from email.utils import formatdate
 
 import pytest
 
-from ansible_collections.d365.identity.plugins.module_utils import _retry
+from ansible_collections.d365.identity.plugins.module_utils._transport import retry as _retry
 
 
 @pytest.mark.parametrize("value, expected", [("2.128", 2.128), ("7", 7.0), (" 0 ", 0.0), ("-3", 0.0)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError
-from ansible_collections.d365.identity.plugins.module_utils._systemusers import (
+from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     ACCESS_MODE_NAMES, ACCESS_MODES, access_mode_name, identifier_filter, match_roles, systemuser_dict, users_filter)
 
 ROLES = [

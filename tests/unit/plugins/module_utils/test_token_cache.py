@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-from ansible_collections.d365.identity.plugins.module_utils import _token_cache
-from ansible_collections.d365.identity.plugins.module_utils._token_cache import (
+from ansible_collections.d365.identity.plugins.module_utils._auth import token_cache as _token_cache
+from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import (
     FileTokenCache, cache_key, default_cache_dir, fingerprint, merge)
 
 KEY = cache_key("https://login.example", "tenant-1", "client_secret:client-1", fingerprint("s3cret"))
 # The directory holding ansible_collections/, for child processes.
-IMPORT_ROOT = os.path.abspath(os.path.join(os.path.dirname(_token_cache.__file__), *[".."] * 5))
+IMPORT_ROOT = os.path.abspath(os.path.join(os.path.dirname(_token_cache.__file__), *[".."] * 6))
 
 
 def at(name, expires_in=3600):
@@ -144,7 +144,7 @@ def test_symlinked_cache_file_is_not_followed(tmp_path):
 
 KILLED_WRITER = """
 import json, os, sys
-from ansible_collections.d365.identity.plugins.module_utils import _token_cache
+from ansible_collections.d365.identity.plugins.module_utils._auth import token_cache as _token_cache
 store = _token_cache.FileTokenCache(sys.argv[1], sys.argv[2])
 store.load()
 _token_cache.os.replace = lambda *args: os._exit(3)  # killed between write and rename
@@ -180,7 +180,7 @@ def test_stale_temp_files_of_other_keys_removed_after_a_minute(tmp_path):
 
 WRITER = """
 import json, sys, time
-from ansible_collections.d365.identity.plugins.module_utils import _token_cache
+from ansible_collections.d365.identity.plugins.module_utils._auth import token_cache as _token_cache
 directory, key, name, start = sys.argv[1:]
 store = _token_cache.FileTokenCache(directory, key)
 loaded = json.loads(store.load() or "{}")  # as TokenProvider does: load, add a token, save

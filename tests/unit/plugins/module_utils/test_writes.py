@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, ConfigError, ConflictError, NotFoundError, TransportError)
-from ansible_collections.d365.identity.plugins.module_utils._writes import NOT_DONE, write_and_verify
+from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 
 
 class Script:

@@ -40,7 +40,7 @@ def test_sets_access_mode_with_minimal_patch_then_idempotent(monkeypatch, capsys
 
 def test_patch_uses_if_match_star():
     # The real client: PATCH systemusers(<id>) with If-Match: * (no upsert).
-    from ansible_collections.d365.identity.plugins.module_utils._dataverse import DataverseClient
+    from ansible_collections.d365.identity.plugins.module_utils._clients.dataverse import DataverseClient
     from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession, FakeTokens
     session = FakeSession([FakeResponse(204)])
     DataverseClient(ENV_URL, ENV_URL + "/.default", FakeTokens(), session).update_systemuser(MEGAN_ID, {"accessmode": 4})

@@ -7,7 +7,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, NotFoundError
-from ansible_collections.d365.identity.plugins.module_utils._graph import GraphClient
+from ansible_collections.d365.identity.plugins.module_utils._clients.graph import GraphClient
 from ansible_collections.d365.identity.plugins.modules import entra_group_member
 from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession
 

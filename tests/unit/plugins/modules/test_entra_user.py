@@ -6,7 +6,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.d365.identity.plugins.module_utils import _entra
+from ansible_collections.d365.identity.plugins.module_utils._domain import user_names as _entra
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, ConfigError, ConflictError, NotFoundError, TransportError)
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module
@@ -330,7 +330,7 @@ def test_usage_location_normalised():
 # -- GraphClient.find_user_eventually (the new-user 404 window) ----------------------
 
 def _graph_client(script, sleeps):
-    from ansible_collections.d365.identity.plugins.module_utils._graph import GraphClient
+    from ansible_collections.d365.identity.plugins.module_utils._clients.graph import GraphClient
     from ansible_collections.d365.identity.tests.unit.fakes import FakeSession, FakeTokens
     session = FakeSession(script)
     return GraphClient("https://graph.example", "https://graph.example/.default", FakeTokens(), session,

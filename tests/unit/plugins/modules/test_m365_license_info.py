@@ -6,7 +6,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.d365.identity.plugins.module_utils._graph import GraphClient
+from ansible_collections.d365.identity.plugins.module_utils._clients.graph import GraphClient
 from ansible_collections.d365.identity.plugins.modules import m365_license_info
 
 SKUS = [

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from ._dataverse import GUID_RE
-from ._errors import ConfigError, NotFoundError
+from .._odata import GUID_RE
+from .._errors import ConfigError, NotFoundError
 
 
 def find_group(client, group):

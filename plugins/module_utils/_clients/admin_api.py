@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ._http import ApiClient
+from .._transport.http import ApiClient
 
 ENVIRONMENTS_API_VERSION = "2020-10-01"
 # terraform-provider-power-platform's version for addUser.

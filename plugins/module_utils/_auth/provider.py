@@ -20,10 +20,10 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback
 
-from ._errors import AuthError, ConfigError
-from ._http import scrub_queries
-from ._retry import RetryBudget
-from ._token_cache import FileTokenCache, cache_key, default_cache_dir, fingerprint
+from .._errors import AuthError, ConfigError
+from .._transport.http import scrub_queries
+from .._transport.retry import RetryBudget
+from .token_cache import FileTokenCache, cache_key, default_cache_dir, fingerprint
 
 try:
     import msal

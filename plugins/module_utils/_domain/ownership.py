@@ -15,7 +15,7 @@ is not ours is never overwritten. Pure functions: no network access.
 
 from __future__ import annotations
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 MARK = "d365.identity"
 DEFAULT_ATTRIBUTE = 15

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 Cloud = namedtuple("Cloud", "name authority_host graph_url graph_scope admin_api_url admin_api_scope")
 

@@ -13,8 +13,9 @@ Roles: https://learn.microsoft.com/power-apps/developer/data-platform/security-r
 
 from __future__ import annotations
 
-from ._dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE, guid, odata_string
-from ._errors import ApiError, ConfigError, D365Error
+from .._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
+from .._odata import guid, is_guid, quote
+from .._errors import ApiError, ConfigError, D365Error
 
 # systemuser_accessmode global choice (systemuser entity reference).
 ACCESS_MODES = {
@@ -74,7 +75,7 @@ def identifier_filter(params):
     if name == "systemuser_id":
         return "systemuserid eq %s" % guid(value, "systemuser_id")
     if name == "user_principal_name":
-        return "domainname eq %s" % odata_string(value)
+        return "domainname eq %s" % quote(value)
     return None
 
 
@@ -161,14 +162,6 @@ def not_synchronised(params, environment_url, hint):
 # -- roles ---------------------------------------------------------------------------------------
 
 
-def _is_guid(value):
-    try:
-        guid(value)
-        return True
-    except ConfigError:
-        return False
-
-
 def match_roles(wanted, available):
     """Resolve role names / template GUIDs against the roles of one business unit.
 
@@ -179,7 +172,7 @@ def match_roles(wanted, available):
     matched, unknown, seen = [], [], set()
     for item in wanted:
         text = str(item).strip()
-        if _is_guid(text):
+        if is_guid(text):
             key = text.lower()
             hits = [r for r in available if (r.get("_roletemplateid_value") or "").lower() == key]
             hits = hits or [r for r in available if (r.get("roleid") or "").lower() == key]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 
 def https_base(option, url):

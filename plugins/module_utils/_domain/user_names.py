@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ._errors import ConfigError
+from .._errors import ConfigError
 
 # ISO 3166-1 alpha-2, officially assigned codes (usageLocation).
 ISO_3166_ALPHA2 = frozenset("""

@@ -6,7 +6,7 @@
 """The one HTTP core: bearer auth, retries, paging and OData error mapping.
 
 Graph, Dataverse and the admin API differ only in base URL, scope, default headers and the
-permission a 403 means; those live in the thin clients (_graph.py, _dataverse.py, _admin_api.py).
+permission a 403 means; those live in the thin clients (_clients/graph.py, dataverse.py, admin_api.py).
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import time
 import traceback
 from urllib.parse import urlsplit
 
-from ._errors import ApiError, CheckModeWriteError, ConflictError, NotFoundError, PermissionDeniedError, TransportError
-from ._retry import RetryBudget, parse_retry_after
-from ._urls import join
-from ._version import USER_AGENT
+from .._errors import ApiError, CheckModeWriteError, ConflictError, NotFoundError, PermissionDeniedError, TransportError
+from .retry import RetryBudget, parse_retry_after
+from .urls import join
+from .._version import USER_AGENT
 
 try:
     import requests

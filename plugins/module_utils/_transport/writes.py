@@ -13,7 +13,7 @@ bounded number of attempts. Any other error is raised at once.
 
 from __future__ import annotations
 
-from ._errors import D365Error
+from .._errors import D365Error
 
 WRITE_ATTEMPTS = 3
 NOT_DONE = object()  # what check() returns when the write must be sent again

@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import re
-
 from ansible.module_utils.basic import env_fallback
 
-from ._errors import ConfigError
-from ._http import ApiClient
+from .._odata import guid
+from .._transport.http import ApiClient
 
 DATAVERSE_ARGSPEC = {
     "environment_url": {"type": "str", "aliases": ["org_url"],
@@ -21,20 +19,8 @@ DATAVERSE_ARGSPEC = {
     "dataverse_api_version": {"type": "str", "default": "v9.2"},
 }
 
-GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
 APP_USER_ROLE = "an application user for this client with the System Administrator security role"
-
-
-def guid(value, what="id"):
-    """Validated lower-case GUID: OData filters take GUIDs unquoted, so never pass raw text."""
-    if not value or not GUID_RE.match(str(value)):
-        raise ConfigError("%s must be a GUID, got %r." % (what, value))
-    return str(value).lower()
-
-
-def odata_string(value):
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class DataverseClient(ApiClient):

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from ._dataverse import GUID_RE
+from .._odata import GUID_RE
 
 
 def seats(sku):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from ._errors import NotFoundError
-from ._http import ApiClient
+from .. import _odata as odata
+from .._errors import NotFoundError
+from .._transport.http import ApiClient
 
 USER_READ = "User.Read.All"
 USER_WRITE = "User.ReadWrite.All"
@@ -31,10 +32,6 @@ def user_path(key):
     if key.startswith("$"):
         return "users('%s')" % quote(key.replace("'", "''"), safe="@$'")
     return "users/" + quote(key, safe="@")
-
-
-def odata_quote(value):
-    return "'" + value.replace("'", "''") + "'"
 
 
 class GraphClient(ApiClient):
@@ -103,7 +100,7 @@ class GraphClient(ApiClient):
 
     def find_groups_by_name(self, display_name, select=("id", "displayName")):
         """Every group whose displayName equals display_name (several groups may share a name)."""
-        params = {"$filter": "displayName eq " + odata_quote(display_name), "$select": ",".join(select)}
+        params = {"$filter": "displayName eq " + odata.quote(display_name), "$select": ",".join(select)}
         return self.get_all("groups", params=params, permission=GROUP_READ)
 
     def group_members(self, group_id, select=("id", "userPrincipalName")):

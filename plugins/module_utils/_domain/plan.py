@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from . import _ownership as ownership
-from ._entra import usage_location
-from ._errors import ConfigError
-from ._licenses import assignment_states, has_dynamics_plan, seats, split_known
-from ._systemusers import NON_INTERACTIVE, ROLES_NAV, match_roles
+from . import ownership
+from .user_names import usage_location
+from .._errors import ConfigError
+from .licenses import assignment_states, has_dynamics_plan, seats, split_known
+from .systemusers import NON_INTERACTIVE, ROLES_NAV, match_roles
 
 
 def _problem(what, fix):
