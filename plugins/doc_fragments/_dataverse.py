@@ -24,22 +24,16 @@ options:
     default: v9.2
 """
 
-    # The three ways dataverse_role and dataverse_systemuser identify one user.
-    USER_IDENTIFIERS = r"""
+    # How dataverse_role and dataverse_systemuser name the one user (identity, as in every module).
+    USER_IDENTITY = r"""
 options:
-  entra_object_id:
+  identity:
     description:
-      - Microsoft Entra object id of the user (C(azureactivedirectoryobjectid)).
-      - Exactly one of O(entra_object_id), O(user_principal_name) and O(systemuser_id) is required.
+      - The user, by user principal name (matched on C(domainname), where Dataverse online keeps the UPN), Microsoft
+        Entra object id (C(azureactivedirectoryobjectid)) or Dataverse C(systemuserid); a GUID matches either id.
+      - The 0.x options O(entra_object_id), O(object_id), O(user_principal_name), O(upn) and O(systemuser_id) are
+        deprecated aliases of this option and will be removed in 1.0.0.
     type: str
-    aliases: [object_id]
-  user_principal_name:
-    description:
-      - User principal name of the user, matched on C(domainname).
-    type: str
-    aliases: [upn]
-  systemuser_id:
-    description:
-      - Dataverse C(systemuserid) of the user.
-    type: str
+    required: true
+    aliases: [entra_object_id, object_id, user_principal_name, upn, systemuser_id]
 """

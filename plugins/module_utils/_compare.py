@@ -59,3 +59,30 @@ def diff_for(before, after, keys):
         "before": {k: before.get(k) for k in keys if k in before or k in after},
         "after": {k: after.get(k) for k in keys if k in before or k in after},
     }
+
+
+class ChangeTracker:
+    """One source for a task's changed and its diff (the role of community.docker's DifferenceTracker).
+
+    before/after are the shown values ({} for an object that does not exist); note() records a change
+    that must not be shown (a password) or has no value of its own (taking ownership).
+    """
+
+    def __init__(self, before, after, keys):
+        self.before, self.after, self.keys = before or {}, after or {}, list(keys)
+        self.notes = []
+
+    def note(self, what):
+        self.notes.append(what)
+
+    @property
+    def changed(self):
+        return bool(self.notes) or bool(self.before) != bool(self.after) or any(
+            self.before.get(k) != self.after.get(k) for k in self.keys)
+
+    def diff(self):
+        if not self.before or not self.after:  # created or deleted: the whole object on one side
+            side = self.after or self.before
+            shown = {k: side[k] for k in self.keys if k in side}
+            return {"before": {} if self.after else shown, "after": shown if self.after else {}}
+        return diff_for(self.before, self.after, self.keys)

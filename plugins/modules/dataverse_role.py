@@ -21,29 +21,42 @@ author:
 options:
   roles:
     description:
-      - Security role names (case-insensitive) or role template GUIDs.
+      - The user's security roles, by name (case-insensitive) or role template GUID.
       - V(System Administrator) always resolves by its template id C(627090FF-40A3-4053-8790-584EDC5BE201), so it works
         whatever the language of the environment.
       - Roles resolve in the business unit of the user; an unknown role fails and lists the roles available there.
-    type: list
-    elements: str
-    default: []
+      - A dictionary with O(roles.add), O(roles.remove) and O(roles.set), as every list option of the collection (see
+        the microsoft.ad list values guide). O(roles.set) wins over the others; O(roles.set=[]) removes every role.
+      - A plain list is the deprecated 0.x spelling (with O(state) and O(purge)); removed in 1.0.0, when this option
+        becomes a dictionary only.
+    type: raw
+    suboptions:
+      add:
+        description: Roles to grant; roles not listed are kept.
+        type: list
+        elements: str
+      remove:
+        description: Roles to remove.
+        type: list
+        elements: str
+      set:
+        description: Exactly these roles; every other role of the user is removed.
+        type: list
+        elements: str
   state:
     description:
-      - V(present) grants O(roles); V(absent) removes them.
+      - Deprecated, only with the plain-list spelling of O(roles) (V(present) grants, V(absent) removes); removed in
+        1.0.0.
     type: str
     choices: [present, absent]
-    default: present
   purge:
     description:
-      - With O(state=present), also remove the roles of the user that O(roles) does not list.
-      - O(roles=[]) with O(purge=true) removes every role.
+      - Deprecated, only with the plain-list spelling of O(roles) (V(true) means O(roles.set)); removed in 1.0.0.
     type: bool
-    default: false
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
-  - d365.identity._dataverse.USER_IDENTIFIERS
+  - d365.identity._dataverse.USER_IDENTITY
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:
@@ -61,24 +74,25 @@ EXAMPLES = r"""
 - name: Make the integration user a System Administrator (any language)
   d365.identity.dataverse_role:
     environment_url: https://contoso.crm4.dynamics.com
-    user_principal_name: svc-integration@contoso.onmicrosoft.com
-    roles: [System Administrator]
+    identity: svc-integration@contoso.onmicrosoft.com
+    roles:
+      add: [System Administrator]
 
 - name: Exactly these roles, by name and template id
   d365.identity.dataverse_role:
     environment_url: https://contoso.crm4.dynamics.com
-    entra_object_id: 5f1c0d2e-8a3b-4c7d-9e6f-0a1b2c3d4e5f
+    identity: 5f1c0d2e-8a3b-4c7d-9e6f-0a1b2c3d4e5f
     roles:
-      - Basic User
-      - 119F245C-3CC8-4b62-B31C-D1A046CED15D  # System Customizer
-    purge: true
+      set:
+        - Basic User
+        - 119F245C-3CC8-4b62-B31C-D1A046CED15D  # System Customizer
 
 - name: Remove a role
   d365.identity.dataverse_role:
     environment_url: https://contoso.crm4.dynamics.com
-    user_principal_name: svc-integration@contoso.onmicrosoft.com
-    roles: [Salesperson]
-    state: absent
+    identity: svc-integration@contoso.onmicrosoft.com
+    roles:
+      remove: [Salesperson]
 """
 
 RETURN = r"""
@@ -120,10 +134,12 @@ systemuserid:
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConflictError, D365Error
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
+from ansible_collections.d365.identity.plugins.module_utils import _list_values as list_values
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    IDENTIFIER_ARGSPEC, IDENTIFIERS, ROLES_NAV, describe, match_roles, not_synchronised, read_one, role_dict)
+    IDENTITY_ARGSPEC_OLD_NAMES, ROLES_NAV, describe, match_roles, not_synchronised, read_one, role_dict)
 
 NOT_SYNCED = ("add it first with d365.identity.dataverse_systemuser (sync: true), or wait for the background "
               "synchronisation")
@@ -145,9 +161,15 @@ def business_unit_label(client, bu_id):
     return "%s (%s)" % (name, bu_id) if name else bu_id
 
 
-def resolve(client, params, bu_id):
+def resolve(client, wanted, bu_id):
+    """{name: role row} for the names of every action, from one read of the business unit's roles."""
     available = client.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
-    matched, unknown = match_roles(params["roles"], available)
+    matched, unknown = {}, []
+    for name in wanted:
+        rows, missing = match_roles([name], available)
+        unknown.extend(missing)
+        if rows:
+            matched[name] = rows[0]
     if unknown:
         raise D365Error("Role %s not found in business unit %s of %s. Roles available there: %s. Fix: use one of "
                         "these names or a role template GUID." % (
@@ -187,11 +209,14 @@ def run(module):
     user_id = row["systemuserid"]
     bu_id = row.get("_businessunitid_value")
     current = list(row.get(ROLES_NAV) or [])
-    wanted = resolve(client, params, bu_id) if params["roles"] else []
-    if params["state"] == "absent":
-        to_add, to_remove = [], list_delta(current, remove=wanted, key=role_key)[1]
-    else:
-        to_add, to_remove = list_delta(current, add=wanted, exact=wanted if params["purge"] else None, key=role_key)
+    asked = list_values.read(module, "roles", legacy_purge="purge")
+    rows = resolve(client, asked.wanted, bu_id) if asked.wanted else {}
+
+    def roles_of(names):
+        return [rows[name] for name in names]
+
+    to_add, to_remove = list_delta(current, add=roles_of(asked.add), remove=roles_of(asked.remove),
+                                   exact=None if asked.set is None else roles_of(asked.set), key=role_key)
 
     if to_add and row.get("isdisabled"):
         raise D365Error("%s is disabled in %s, and security roles can only be granted while the user is licensed and "
@@ -220,14 +245,13 @@ def run(module):
 
 
 def main():
-    spec = dict(IDENTIFIER_ARGSPEC)
+    spec = identity.spec(IDENTITY_ARGSPEC_OLD_NAMES, required=True)
     spec.update({
-        "roles": {"type": "list", "elements": "str", "default": []},
-        "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-        "purge": {"type": "bool", "default": False},
+        "roles": list_values.spec(),
+        "state": {"type": "str", "choices": ["present", "absent"]},
+        "purge": {"type": "bool"},
     })
-    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
-                        required_one_of=[IDENTIFIERS], mutually_exclusive=[IDENTIFIERS])
+    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True)
     run_module(module, run)
 
 

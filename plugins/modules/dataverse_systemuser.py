@@ -19,7 +19,7 @@ description:
     and fails without writing when the cap is reached.
   - Needs an application user for the client with the System Administrator role and, for O(sync=true), the client
     registered as a Power Platform admin management application and the Graph permission C(User.Read.All)
-    (only to resolve O(user_principal_name) to an object id).
+    (only to resolve an O(identity) UPN to an object id).
 author:
   - d365.identity maintainers (@d365-identity)
 options:
@@ -34,14 +34,14 @@ options:
       - When the user is not in the environment, ask the Power Platform admin API to add it now (C(addUser)).
       - The user must be enabled, licensed for Dynamics 365 and in the environment's security group (if any).
       - When V(false), a missing user fails the task.
-      - The admin API needs the Entra object id; given only O(user_principal_name), it is resolved through Microsoft Graph.
-        O(systemuser_id) cannot identify a user that is not in the environment yet.
+      - The admin API needs the Entra object id; an O(identity) that is a UPN is resolved through Microsoft Graph, a GUID
+        is taken as the object id (a C(systemuserid) cannot name a user that is not in the environment yet).
     type: bool
     default: false
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
-  - d365.identity._dataverse.USER_IDENTIFIERS
+  - d365.identity._dataverse.USER_IDENTITY
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:
@@ -61,7 +61,7 @@ EXAMPLES = r"""
 - name: Add the integration user to the environment now and make it non-interactive
   d365.identity.dataverse_systemuser:
     environment_url: https://contoso.crm4.dynamics.com
-    user_principal_name: svc-integration@contoso.onmicrosoft.com
+    identity: svc-integration@contoso.onmicrosoft.com
     sync: true
     access_mode: non_interactive
   register: dv_user
@@ -69,7 +69,7 @@ EXAMPLES = r"""
 - name: Check that the user stayed non-interactive and enabled after removing the licence
   d365.identity.dataverse_systemuser_info:
     environment_url: https://contoso.crm4.dynamics.com
-    systemuser_id: "{{ dv_user.systemuser.systemuserid }}"
+    identity: "{{ dv_user.systemuser.systemuserid }}"
   register: after
   failed_when: after.systemusers[0].accessmode != 4 or after.systemusers[0].isdisabled
 """
@@ -129,10 +129,11 @@ from ansible_collections.d365.identity.plugins.module_utils._clients.admin_api i
 from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, ConfigError, D365Error, PermissionDeniedError)
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, NON_INTERACTIVE, PLACEHOLDER_ID, access_mode_name, describe,
+    ACCESS_MODE_OPTION, ACCESS_MODES, IDENTITY_ARGSPEC_OLD_NAMES, NON_INTERACTIVE, PLACEHOLDER_ID, access_mode_name, describe,
     non_interactive_counts, not_synchronised, read_one, systemuser_dict)
 
 # Re-reads after addUser: it applies at once online; the waits only cover replication (about 30 s in all).
@@ -145,6 +146,9 @@ SYNC_FIXES = {
     "userNotPartOfSecurityGroup": "add the user to the environment's security group (Power Platform admin center > "
                                   "Environment > Edit > Security group), then retry",
     "userDisabled": "enable the user in Microsoft Entra ID (account_enabled), then retry",
+    # Not an Entra user: a systemuserid (which cannot be synchronised) or a typo.
+    "UserNotFound": "give the user's UPN or Entra object id as identity, or create the user first "
+                    "(d365.identity.entra_user)",
 }
 BACKGROUND_SYNC = ("wait for the background synchronisation (the user must be enabled, hold a Dynamics 365 licence "
                    "and be in the environment's security group), poll with d365.identity.dataverse_systemuser_info, "
@@ -196,17 +200,15 @@ def sync_error(params, environment_url, error):
 
 
 def object_id_of(module, params):
-    if params["entra_object_id"]:
-        return params["entra_object_id"]
-    if params["systemuser_id"]:
-        raise ConfigError("systemuser_id %s is not in %s, and sync needs entra_object_id or user_principal_name to "
-                          "add the user. Fix: identify the user by entra_object_id or user_principal_name." % (
-                              params["systemuser_id"], module.params["environment_url"]))
-    user = module.graph_client().find_user(params["user_principal_name"], select=["id"])
+    """The Entra object id addUser needs: a GUID identity is taken as one (a systemuserid could not be
+    added anyway); a UPN is resolved through Graph."""
+    upn = identity.upn_of(params["identity"])
+    if upn is None:
+        return params["identity"].strip().lower()
+    user = module.graph_client().find_user(upn, select=["id"])
     if not user:
-        raise D365Error("user_principal_name %s does not exist in Microsoft Entra ID, so it cannot be added to %s. "
-                        "Fix: create the user first (d365.identity.entra_user)." % (
-                            params["user_principal_name"], module.params["environment_url"]))
+        raise D365Error("User %s does not exist in Microsoft Entra ID, so it cannot be added to %s. "
+                        "Fix: create the user first (d365.identity.entra_user)." % (upn, module.params["environment_url"]))
     return user["id"]
 
 
@@ -214,8 +216,8 @@ def request_sync(module, client):
     """addUser, then a bounded re-read. Returns (row, requested)."""
     params = module.params
     oid = object_id_of(module, params)
-    by_oid = {"entra_object_id": oid}
-    if not params["entra_object_id"]:
+    by_oid = {"identity": oid}
+    if identity.upn_of(params["identity"]):
         row = read_one(client, by_oid)  # already there under another domainname (renamed UPN)
         if row:
             return row, False
@@ -260,8 +262,9 @@ def check_cap(client, params):
 
 def would_be_user(params):
     """The check-mode placeholder of a user that would be synchronised."""
-    return {"systemuserid": PLACEHOLDER_ID, "domainname": params["user_principal_name"],
-            "azureactivedirectoryobjectid": params["entra_object_id"], "accessmode": ACCESS_MODES["read_write"],
+    upn = identity.upn_of(params["identity"])
+    return {"systemuserid": PLACEHOLDER_ID, "domainname": upn,
+            "azureactivedirectoryobjectid": None if upn else params["identity"].strip().lower(), "accessmode": ACCESS_MODES["read_write"],
             "isdisabled": False, "islicensed": True}
 
 
@@ -275,8 +278,6 @@ def run(module):
         if not params["sync"]:
             raise not_synchronised(params, client.environment_url, BACKGROUND_SYNC)
         if module.check_mode:
-            if params["systemuser_id"]:
-                object_id_of(module, params)  # raises: a systemuser_id cannot be synchronised
             row = would_be_user(params)
         else:
             row, sync_requested = request_sync(module, client)
@@ -309,12 +310,9 @@ def run(module):
 
 
 def main():
-    spec = dict(IDENTIFIER_ARGSPEC)
-    spec["access_mode"] = {"type": "str", "choices": list(ACCESS_MODES)}
-    spec["sync"] = {"type": "bool", "default": False}
-    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
-                        required_one_of=[IDENTIFIERS], mutually_exclusive=[IDENTIFIERS])
-    run_module(module, run)
+    spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES), access_mode=ACCESS_MODE_OPTION,
+                sync={"type": "bool", "default": False})
+    run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

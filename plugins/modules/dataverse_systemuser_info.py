@@ -18,21 +18,15 @@ description:
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  entra_object_id:
+  identity:
     description:
-      - Only the user with this Microsoft Entra object id (C(azureactivedirectoryobjectid)).
-      - Mutually exclusive with O(user_principal_name) and O(systemuser_id).
+      - Only this user, by user principal name (matched on C(domainname), where Dataverse online keeps the UPN),
+        Microsoft Entra object id (C(azureactivedirectoryobjectid)) or Dataverse C(systemuserid); a GUID matches either
+        id.
+      - The 0.x options O(entra_object_id), O(object_id), O(user_principal_name), O(upn) and O(systemuser_id) are
+        deprecated aliases of this option and will be removed in 1.0.0.
     type: str
-    aliases: [object_id]
-  user_principal_name:
-    description:
-      - Only the user whose C(domainname) is this user principal name (Dataverse online stores the UPN there).
-    type: str
-    aliases: [upn]
-  systemuser_id:
-    description:
-      - Only the user with this Dataverse C(systemuserid).
-    type: str
+    aliases: [entra_object_id, object_id, user_principal_name, upn, systemuser_id]
   access_mode:
     description:
       - Only users with this access mode, for example V(non_interactive) to list the users counting towards the cap.
@@ -57,7 +51,7 @@ EXAMPLES = r"""
 - name: Wait until the user is synchronised into the environment
   d365.identity.dataverse_systemuser_info:
     environment_url: https://contoso.crm4.dynamics.com
-    user_principal_name: svc-integration@contoso.onmicrosoft.com
+    identity: svc-integration@contoso.onmicrosoft.com
   register: dv_user
   until: dv_user.systemusers | length == 1
   retries: 30
@@ -141,9 +135,10 @@ non_interactive_max:
   sample: 7
 """
 
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    ACCESS_MODES, IDENTIFIER_ARGSPEC, IDENTIFIERS, non_interactive_counts, read_systemusers, systemuser_dict, users_filter)
+    ACCESS_MODE_OPTION, IDENTITY_ARGSPEC_OLD_NAMES, non_interactive_counts, read_systemusers, systemuser_dict, users_filter)
 
 
 def run(module):
@@ -156,12 +151,9 @@ def run(module):
 
 
 def main():
-    spec = dict(IDENTIFIER_ARGSPEC)
-    spec["access_mode"] = {"type": "str", "choices": list(ACCESS_MODES)}
-    spec["count_non_interactive"] = {"type": "bool", "default": True}
-    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
-                        mutually_exclusive=[IDENTIFIERS])
-    run_module(module, run)
+    spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES, required=False), access_mode=ACCESS_MODE_OPTION,
+                count_non_interactive={"type": "bool", "default": True})
+    run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
 
 
 if __name__ == "__main__":

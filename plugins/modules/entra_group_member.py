@@ -10,8 +10,8 @@ module: entra_group_member
 short_description: Add Microsoft Entra ID users to a group, or remove them from it
 version_added: 0.1.0
 description:
-  - Makes the listed users members (O(state=present)) or non-members (O(state=absent)) of one Microsoft Entra ID group;
-    other members are left as they are.
+  - Adds users to one Microsoft Entra ID group (O(members.add)), removes them (O(members.remove)), or makes them its
+    only members (O(members.set)); with add and remove, other members are left as they are.
   - A Dataverse environment with a security group only synchronises users that are members of that group, so a user
     meant for such an environment must be added to its security group.
   - Reads the group and its members once, and sends C(POST groups/{id}/members/$ref) or
@@ -29,20 +29,37 @@ options:
     required: true
   members:
     description:
-      - Users to add or remove, each a user principal name or an object id.
-      - UPNs are matched case-insensitively. An object id is used as it is, so it may also name another directory
-        object (a group or a service principal).
-    type: list
-    elements: str
+      - The group's members, each a user principal name or an object id (the O(d365.identity.entra_user#module:identity)
+        of the user). UPNs are matched case-insensitively. An object id is used as it is, so it may also name another
+        directory object (a group or a service principal).
+      - A dictionary with O(members.add), O(members.remove) and O(members.set), as every list option of the collection
+        (see the microsoft.ad list values guide). O(members.set) wins over the others; O(members.set=[]) removes every
+        member.
+      - A plain list is the deprecated 0.x spelling (added, or removed with O(state=absent)); removed in 1.0.0, when this
+        option becomes a dictionary only.
+    type: raw
     required: true
     aliases: [member, users]
+    suboptions:
+      add:
+        description: Users to add; other members are kept.
+        type: list
+        elements: str
+      remove:
+        description: Users to remove (a no-op for users that are not members, and, with a warning, for users that do
+          not exist).
+        type: list
+        elements: str
+      set:
+        description: Exactly these members; every other member, whoever added it, is removed.
+        type: list
+        elements: str
   state:
     description:
-      - V(present) adds the listed users; V(absent) removes them (a no-op for users that are not members, and, with a
-        warning, for users that do not exist).
+      - Deprecated, only with the plain-list spelling of O(members) (V(present) adds, V(absent) removes); removed in
+        1.0.0.
     type: str
     choices: [present, absent]
-    default: present
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._attributes
@@ -67,18 +84,20 @@ EXAMPLES = r"""
 - name: Let the service account synchronise into the production environment
   d365.identity.entra_group_member:
     group: Dynamics Prod Users
-    members: [svc-d365@contoso.onmicrosoft.com]
+    members:
+      add: [svc-d365@contoso.onmicrosoft.com]
 
 - name: Add a user created by entra_user, by group object id
   d365.identity.entra_group_member:
     group: 579ecf60-76b9-4e36-a90a-2b89beb3055b
-    members: ["{{ svc.id }}"]
+    members:
+      add: ["{{ svc.id }}"]
 
 - name: Remove the user again
   d365.identity.entra_group_member:
     group: Dynamics Prod Users
-    members: [svc-d365@contoso.onmicrosoft.com]
-    state: absent
+    members:
+      remove: [svc-d365@contoso.onmicrosoft.com]
 """
 
 RETURN = r"""
@@ -125,6 +144,7 @@ removed:
   elements: dict
 """
 
+from ansible_collections.d365.identity.plugins.module_utils import _list_values as list_values
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._odata import GUID_RE
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError, NotFoundError
@@ -147,12 +167,12 @@ def _label(member):
     return member["userPrincipalName"] or member["id"]
 
 
-def resolve(module, client, current):
-    """(members to act on, UPNs that do not exist) for the requested members."""
+def resolve(client, current, names, wait):
+    """([members named], [UPNs that do not exist]); wait: through the new-user window (entra_user may
+    have just created the user)."""
     by_upn = {str(m["userPrincipalName"]).casefold(): m for m in current if m["userPrincipalName"]}
-    wait = module.params["state"] == "present" and not module.check_mode  # entra_user may have just created it
     resolved, missing = [], []
-    for name in module.params["members"]:
+    for name in names:
         name = name.strip()
         if GUID_RE.match(name):
             resolved.append(next((m for m in current if _key(m) == name.casefold()),
@@ -169,28 +189,38 @@ def resolve(module, client, current):
     return resolved, missing
 
 
-def run(module):
-    params = module.params
-    client = module.graph_client()
-    group = find_group(client, params["group"].strip())
-    current = [_member(m) for m in client.group_members(group["id"])]
-    wanted, missing = resolve(module, client, current)
-    present = params["state"] == "present"
-    if missing and present and not module.check_mode:
+def joining(module, client, group, current, names):
+    """Members to add (or set): a user missing fails, except in check mode where it is a pending addition."""
+    wanted, missing = resolve(client, current, names, wait=not module.check_mode)
+    if missing and not module.check_mode:
         raise ConfigError("User %s was not found in Microsoft Entra ID: create it first with d365.identity.entra_user, "
                           "or check the UPN or object id." % ", ".join(missing))
     for name in missing:
-        if present:
-            module.warn("User %s does not exist yet (expected when d365.identity.entra_user ran in check mode too): "
-                        "reporting its addition to group %s as a pending change." % (name, group["displayName"]))
-            wanted.append({"id": None, "userPrincipalName": name})
-        else:
-            module.warn("User %s does not exist, so it is not a member of group %s." % (name, group["displayName"]))
+        module.warn("User %s does not exist yet (expected when d365.identity.entra_user ran in check mode too): "
+                    "reporting its addition to group %s as a pending change." % (name, group["displayName"]))
+        wanted.append({"id": None, "userPrincipalName": name})
+    return wanted
 
-    if present:
-        to_add, to_remove = list_delta(current, add=wanted, key=_key)
-    else:
-        to_add, to_remove = list_delta(current, remove=wanted, key=_key)
+
+def leaving(module, client, group, current, names):
+    """Members to remove: a user that does not exist is not a member (a warning, not a failure)."""
+    wanted, missing = resolve(client, current, names, wait=False)
+    for name in missing:
+        module.warn("User %s does not exist, so it is not a member of group %s." % (name, group["displayName"]))
+    return wanted
+
+
+def run(module):
+    params = module.params
+    client = module.graph_client()
+    asked = list_values.read(module, "members")
+    if not asked:
+        raise ConfigError("members needs add, remove or set (for example members: {add: [svc@contoso.com]}).")
+    group = find_group(client, params["group"].strip())
+    current = [_member(m) for m in client.group_members(group["id"])]
+    exact = None if asked.set is None else joining(module, client, group, current, asked.set)
+    to_add, to_remove = list_delta(current, add=joining(module, client, group, current, asked.add),
+                                   remove=leaving(module, client, group, current, asked.remove), exact=exact, key=_key)
     if not module.check_mode:
         write(client, group["id"], to_add, to_remove)
 
@@ -223,8 +253,8 @@ def main():
     module = D365Module(
         argument_spec={
             "group": {"type": "str", "required": True},
-            "members": {"type": "list", "elements": "str", "required": True, "aliases": ["member", "users"]},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "members": list_values.spec(required=True, aliases=["member", "users"]),
+            "state": {"type": "str", "choices": ["present", "absent"]},
         },
         supports_check_mode=True,
     )

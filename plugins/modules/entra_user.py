@@ -10,7 +10,8 @@ module: entra_user
 short_description: Create, update or delete a Microsoft Entra ID user (for example a Dynamics 365 service account)
 version_added: 0.1.0
 description:
-  - Manages one Microsoft Entra ID (Azure AD) user through Microsoft Graph, found by its user principal name.
+  - Manages one Microsoft Entra ID (Azure AD) user through Microsoft Graph, found by its user principal name or object id
+    (O(identity)).
   - Only the options you set are managed; a property whose option is not set is left as it is.
   - A create that is retried after a timeout or a dropped connection never makes a second user; the module
     reads the user back by UPN (waiting out the short time a new user answers 404) before it posts again.
@@ -20,13 +21,15 @@ description:
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  user_principal_name:
+  identity:
     description:
-      - The user's UPN, for example V(svc-d365@contoso.onmicrosoft.com); its domain must be a verified domain of the tenant.
-      - Matching is case-insensitive.
+      - The user's UPN, for example V(svc-d365@contoso.onmicrosoft.com) (its domain must be a verified domain of the
+        tenant), or its object id. Matching is case-insensitive.
+      - A new user can only be created by UPN. An object id leaves the UPN unmanaged.
+      - O(user_principal_name) and O(upn) are deprecated aliases, removed in 1.0.0.
     type: str
     required: true
-    aliases: [upn]
+    aliases: [user_principal_name, upn]
   state:
     description:
       - V(present) creates the user or brings the managed properties to the given values.
@@ -41,7 +44,7 @@ options:
   mail_nickname:
     description:
       - Mail alias (C(mailNickname)).
-      - When not set, a new user gets the local part of O(user_principal_name) with the characters Graph refuses
+      - When not set, a new user gets the local part of the UPN with the characters Graph refuses
         removed; an existing user's alias is then left as it is.
     type: str
   usage_location:
@@ -98,7 +101,7 @@ seealso:
 EXAMPLES = r"""
 - name: Create a service account for Dynamics 365
   d365.identity.entra_user:
-    user_principal_name: svc-d365@contoso.onmicrosoft.com
+    identity: svc-d365@contoso.onmicrosoft.com
     display_name: Dynamics 365 integration
     usage_location: GB
     password: "{{ vault_svc_d365_password }}"
@@ -106,19 +109,19 @@ EXAMPLES = r"""
 
 - name: Disable it, leaving its other properties as they are
   d365.identity.entra_user:
-    upn: svc-d365@contoso.onmicrosoft.com
+    identity: svc-d365@contoso.onmicrosoft.com
     account_enabled: false
 
 - name: Reset the password
   d365.identity.entra_user:
-    upn: svc-d365@contoso.onmicrosoft.com
+    identity: svc-d365@contoso.onmicrosoft.com
     password: "{{ vault_svc_d365_password }}"
     update_password: always
   no_log: true
 
 - name: Delete the user (soft delete)
   d365.identity.entra_user:
-    upn: svc-d365@contoso.onmicrosoft.com
+    identity: svc-d365@contoso.onmicrosoft.com
     state: absent
 """
 
@@ -168,7 +171,8 @@ user:
     mailNickname: svc-d365
 """
 
-from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
+from ansible_collections.d365.identity.plugins.module_utils._compare import ChangeTracker, compute_patch
 from ansible_collections.d365.identity.plugins.module_utils._domain.user_names import (
     check_mail_nickname, check_upn, mail_nickname_from_upn, usage_location)
 from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError, ConflictError, NotFoundError
@@ -189,7 +193,8 @@ CASEFOLD = ("userPrincipalName",)
 def desired_properties(params):
     """Graph properties the user set; None means unmanaged."""
     values = dict(params)
-    values["user_principal_name"] = check_upn(params["user_principal_name"])
+    upn = identity.upn_of(params["identity"])
+    values["user_principal_name"] = check_upn(upn) if upn else None  # an object id leaves the UPN unmanaged
     values["usage_location"] = usage_location(params.get("usage_location"))
     values["mail_nickname"] = check_mail_nickname(params.get("mail_nickname"))
     return {prop: values.get(option) for prop, option in MANAGED}
@@ -222,7 +227,7 @@ def create_once(client, upn, body, number):
             if existing is None:
                 raise error.with_message(
                     error.message + ". No active user has this UPN: a deleted user probably holds it. Restore it or "
-                    "delete it permanently (Graph directory/deletedItems), or choose another user_principal_name.")
+                    "delete it permanently (Graph directory/deletedItems), or choose another UPN.")
             return existing, False
 
     def check():
@@ -246,6 +251,9 @@ def delete_once(client, user_id):
 def create(module, client, desired):
     params = module.params
     upn = desired["userPrincipalName"]
+    if upn is None:
+        raise ConfigError("No user has the object id %s. Fix: to create a user, give its user principal name as "
+                          "identity." % params["identity"])
     missing = [name for name in ("display_name", "password") if not params[name]]
     if missing:
         raise ConfigError("User %s does not exist, and creating it needs %s: set %s." % (
@@ -254,9 +262,10 @@ def create(module, client, desired):
     body.setdefault("accountEnabled", True)
     body.setdefault("mailNickname", mail_nickname_from_upn(upn))
     mark = ownership.mark_body(params["owner_attribute"])  # in the create itself: no unmarked user of ours
-    result = {"changed": True}
+    changes = ChangeTracker({}, body, [prop for prop, _option in MANAGED])
+    result = {"changed": changes.changed}
     if module._diff:
-        result["diff"] = {"before": {}, "after": {prop: body[prop] for prop, _option in MANAGED if prop in body}}
+        result["diff"] = changes.diff()
     if module.check_mode:
         user = dict(body, id=PLACEHOLDER_ID)
     else:
@@ -282,37 +291,42 @@ def update(module, client, current, desired, created=False):
         # Any change to a user the collection does not own needs the operator's adopt (before any write);
         # adopt itself is a change: the mark, so the collection owns the user from then on.
         adopting = ownership.require_owned(current, params["owner_attribute"], params["adopt"], "change")
-    if (patch or send_password or adopting) and not module.check_mode:
+    changes = ChangeTracker(current, after, [prop for prop, _option in MANAGED if desired[prop] is not None])
+    if send_password:
+        changes.note("password")  # never shown
+    if adopting:
+        changes.note("ownership mark")
+    if changes.changed and not module.check_mode:
         body = dict(patch, **(ownership.mark_body(params["owner_attribute"]) if adopting else {}))
         if send_password:
             body["passwordProfile"] = password_profile(params)
         client.update_user(current["id"], body)
-    result = {"changed": created or bool(patch) or send_password or adopting, "user": shown(after), "id": current["id"],
-              "adopted": adopting}
+    result = {"changed": created or changes.changed, "user": shown(after), "id": current["id"], "adopted": adopting}
     if module._diff and not created:
-        keys = [prop for prop, _option in MANAGED if desired[prop] is not None]
-        result["diff"] = diff_for(current, after, keys)
+        result["diff"] = changes.diff()
     return result
 
 
 def run(module):
     params = module.params
     client = module.graph_client()
-    upn = check_upn(params["user_principal_name"])
+    key = identity.upn_of(params["identity"])
+    key = check_upn(key) if key else params["identity"].strip()
     if params["state"] == "absent":
-        current = client.find_user(upn, READ)
+        current = client.find_user(key, READ)
         if current is None:
             return {"changed": False, "user": None, "id": None}
         if not ownership.is_owned(current, params["owner_attribute"]) and not params["adopt"]:
             ownership.require_owned(current, params["owner_attribute"], False, "delete")
-        result = {"changed": True, "user": shown(current), "id": current["id"]}
+        changes = ChangeTracker(shown(current), {}, [prop for prop, _option in MANAGED])
+        result = {"changed": changes.changed, "user": shown(current), "id": current["id"]}
         if module._diff:
-            result["diff"] = {"before": {prop: current.get(prop) for prop, _option in MANAGED}, "after": {}}
+            result["diff"] = changes.diff()
         if not module.check_mode:
             delete_once(client, current["id"])
         return result
     desired = desired_properties(params)
-    current = client.find_user(upn, READ)
+    current = client.find_user(key, READ)
     if current is None:
         return create(module, client, desired)
     return update(module, client, current, desired)
@@ -321,7 +335,7 @@ def run(module):
 def main():
     module = D365Module(
         argument_spec={
-            "user_principal_name": {"type": "str", "required": True, "aliases": ["upn"]},
+            **identity.spec(("user_principal_name", "upn")),
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "display_name": {"type": "str"},
             "mail_nickname": {"type": "str"},

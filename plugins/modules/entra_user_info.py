@@ -18,11 +18,13 @@ description:
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  user_principal_name:
-    description: User principal name (sign-in name) of the user, or its object id.
+  identity:
+    description:
+      - User principal name (sign-in name) of the user, or its object id.
+      - O(user_principal_name), O(upn) and O(id) are deprecated aliases, removed in 1.0.0.
     type: str
     required: true
-    aliases: [upn, id]
+    aliases: [user_principal_name, upn, id]
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._attributes
@@ -33,7 +35,7 @@ extends_documentation_fragment:
 EXAMPLES = r"""
 - name: Does the integration user exist, and which licences does it hold?
   d365.identity.entra_user_info:
-    user_principal_name: svc-d365-integration@contoso.onmicrosoft.com
+    identity: svc-d365-integration@contoso.onmicrosoft.com
   register: svc
 
 - name: Show its licence SKU ids
@@ -80,6 +82,7 @@ user:
       elements: dict
 """
 
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname",
@@ -87,13 +90,13 @@ USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usag
 
 
 def run(module):
-    user = module.graph_client().find_user(module.params["user_principal_name"], select=USER_SELECT)
+    user = module.graph_client().find_user(module.params["identity"], select=USER_SELECT)
     return {"changed": False, "exists": user is not None, "user": user}
 
 
 def main():
     module = D365Module(
-        argument_spec={"user_principal_name": {"type": "str", "required": True, "aliases": ["upn", "id"]}},
+        argument_spec=identity.spec(("user_principal_name", "upn", "id")),
         supports_check_mode=True,
     )
     run_module(module, run)

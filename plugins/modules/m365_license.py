@@ -10,59 +10,75 @@ module: m365_license
 short_description: Assign or remove Microsoft 365 / Dynamics 365 licences of a Microsoft Entra ID user
 version_added: 0.1.0
 description:
-  - Adds (O(state=present)) or removes (O(state=absent)) the listed licence SKUs on one user with Microsoft Graph
-    C(assignLicense); licences not listed are kept.
+  - Adds (O(skus.add)), removes (O(skus.remove)) or sets exactly (O(skus.set)) the direct licence assignments of one
+    user with Microsoft Graph C(assignLicense); with add and remove, licences not listed are kept.
   - Reads the user's licences (with C(licenseAssignmentStates)) and the tenant's C(subscribedSkus) first, and sends
     C(assignLicense) only when something must change.
   - Before writing anything it fails with a message naming the fix when a SKU is unknown to the tenant, a SKU to add
     has no free seat, the user has no usage location, or a licence to remove is inherited from a group.
   - Only direct assignments are managed. A SKU the user only inherits from a group is added as a direct assignment
-    with O(state=present) (this uses no extra seat), and cannot be removed with O(state=absent).
+    by O(skus.add) (this uses no extra seat), and cannot be removed by O(skus.remove).
   - Needs the Graph application permissions C(LicenseAssignment.ReadWrite.All) (or C(User.ReadWrite.All)) and, to name
     the group of an inherited licence, C(GroupMember.Read.All).
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  user:
+  identity:
     description:
       - The user's UPN or object id, for example the RV(d365.identity.entra_user#module:id) returned by M(d365.identity.entra_user).
+      - O(user), O(user_principal_name) and O(upn) are deprecated aliases, removed in 1.0.0.
     type: str
     required: true
-    aliases: [user_principal_name, upn]
+    aliases: [user, user_principal_name, upn]
   skus:
     description:
-      - Licences to add or remove, each a C(skuPartNumber) such as V(DYN365_ENTERPRISE_PLAN1) or a C(skuId) GUID.
-      - Matching is case-insensitive. M(d365.identity.m365_license_info) lists the tenant's SKUs and free seats.
-    type: list
-    elements: str
+      - The user's direct licences, each a C(skuPartNumber) such as V(DYN365_ENTERPRISE_PLAN1) or a C(skuId) GUID, matched
+        case-insensitively. M(d365.identity.m365_license_info) lists the tenant's SKUs and free seats.
+      - A dictionary with O(skus.add), O(skus.remove) and O(skus.set), as every list option of the collection (see the
+        microsoft.ad list values guide). O(skus.set) wins over the others; O(skus.set=[]) removes every direct licence.
+      - A plain list is the deprecated 0.x spelling (added, or removed with O(state=absent)); removed in 1.0.0, when this
+        option becomes a dictionary only.
+    type: raw
     required: true
     aliases: [sku]
+    suboptions:
+      add:
+        description: Licences to add; licences not listed are kept.
+        type: list
+        elements: str
+      remove:
+        description: Direct licences to remove (a no-op for SKUs the user does not have).
+        type: list
+        elements: str
+      set:
+        description: Exactly these direct licences; others are removed. Inherited licences are not touched.
+        type: list
+        elements: str
   disabled_plans:
     description:
       - Service plans to turn off in the SKUs being added, by C(servicePlanName) or C(servicePlanId). Each plan applies to
         the listed SKUs that contain it.
       - When set, the disabled plans of a listed SKU the user already has are changed to these; when not set, they are
         left as they are (and a new assignment disables nothing).
-      - Ignored with O(state=absent).
+      - Ignored for removed SKUs.
     type: list
     elements: str
   state:
     description:
-      - V(present) adds the listed SKUs; V(absent) removes them (a no-op for SKUs the user does not have).
+      - Deprecated, only with the plain-list spelling of O(skus) (V(present) adds, V(absent) removes); removed in 1.0.0.
     type: str
     choices: [present, absent]
-    default: present
   one_of:
     description:
-      - With O(state=present), assign only one licence, the first SKU of O(skus) that has a free seat. A user that
-        already holds one of them directly keeps it and nothing is written.
+      - Assign only one licence, the first SKU of O(skus.add) that has a free seat. A user that already holds one of
+        them directly keeps it and nothing is written.
       - Seats are read right before the assignment; when the seat was taken meanwhile, the next SKU with a free seat
         is tried. This is how the role C(non_interactive_user) borrows a licence.
     type: bool
     default: false
   direct_only:
     description:
-      - With O(state=absent), remove only direct assignments; a listed SKU the user holds only through a group is
+      - With O(skus.remove), remove only direct assignments; a listed SKU the user holds only through a group is
         left alone with a warning instead of failing the task. The role C(non_interactive_user) gives borrowed
         licences back this way.
     type: bool
@@ -91,21 +107,36 @@ seealso:
 EXAMPLES = r"""
 - name: Give the service account a Dynamics 365 licence
   d365.identity.m365_license:
-    user: svc-d365@contoso.onmicrosoft.com
-    skus: [DYN365_ENTERPRISE_PLAN1]
+    identity: svc-d365@contoso.onmicrosoft.com
+    skus:
+      add: [DYN365_ENTERPRISE_PLAN1]
   register: licence
 
 - name: Add Office 365 E3 without Exchange and Teams
   d365.identity.m365_license:
-    user: "{{ svc.id }}"
-    sku: ENTERPRISEPACK
+    identity: "{{ svc.id }}"
+    skus:
+      add: [ENTERPRISEPACK]
     disabled_plans: [EXCHANGE_S_ENTERPRISE, TEAMS1]
+
+- name: Borrow whichever Dynamics 365 licence has a free seat
+  d365.identity.m365_license:
+    identity: svc-d365@contoso.onmicrosoft.com
+    skus:
+      add: [DYN365_ENTERPRISE_PLAN1, DYN365_ENTERPRISE_SALES]
+    one_of: true
 
 - name: Remove the licence again
   d365.identity.m365_license:
-    user: svc-d365@contoso.onmicrosoft.com
-    skus: [DYN365_ENTERPRISE_PLAN1]
-    state: absent
+    identity: svc-d365@contoso.onmicrosoft.com
+    skus:
+      remove: [DYN365_ENTERPRISE_PLAN1]
+
+- name: Exactly one direct licence (any other direct licence is removed)
+  d365.identity.m365_license:
+    identity: svc-d365@contoso.onmicrosoft.com
+    skus:
+      set: [DYN365_ENTERPRISE_PLAN1]
 """
 
 RETURN = r"""
@@ -149,94 +180,19 @@ seats:
   sample: {"DYN365_ENTERPRISE_PLAN1": {"enabled": 3, "consumed": 2, "free": 1}}
 """
 
-from ansible_collections.d365.identity.plugins.module_utils._compare import compute_patch, diff_for, list_delta
-from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
-from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states, seats, split_known
-from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
+from ansible_collections.d365.identity.plugins.module_utils import _list_values as list_values
+from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for
+from ansible_collections.d365.identity.plugins.module_utils._domain import licence_plan as lp
 from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
+from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states, seats, split_known
+from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
+from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname",
                "assignedLicenses", "licenseAssignmentStates") + ownership.SELECT
 NO_SEAT = "does not have any available licenses"
-
-
-def _key(value):
-    return str(value or "").casefold()
-
-
-def resolve_plans(wanted, names):
-    """{skuId: [servicePlanId]} for the wanted SKUs; ConfigError for a plan none of them has."""
-    per_sku = {_key(s["skuId"]): [] for s in wanted}
-    unknown = []
-    for name in names:
-        hit = False
-        for sku in wanted:
-            for plan in sku.get("servicePlans") or []:
-                if _key(name).strip() in (_key(plan.get("servicePlanId")), _key(plan.get("servicePlanName"))):
-                    per_sku[_key(sku["skuId"])].append(plan["servicePlanId"])
-                    hit = True
-        if not hit:
-            unknown.append(name)
-    if unknown:
-        available = sorted({p.get("servicePlanName") for s in wanted for p in s.get("servicePlans") or []} - {None})
-        raise ConfigError("disabled_plans %s: no such service plan in %s. Use a servicePlanName or servicePlanId of "
-                          "these SKUs: %s." % (", ".join(unknown), ", ".join(s["skuPartNumber"] for s in wanted),
-                                               ", ".join(available) or "(none)"))
-    return per_sku
-
-
-def plan_change(states, wanted, state, plans):
-    """(add_licenses, remove_sku_ids, inherited_only) from the user's assignment states.
-
-    plans is {skuId: [plan ids]} when disabled_plans is managed, else None.
-    """
-    direct = {_key(s["skuId"]): s for s in states if not s.get("assignedByGroup")}
-    wanted_ids = [s["skuId"] for s in wanted]
-    if state == "absent":
-        _to_add, to_remove = list_delta(list(direct), remove=wanted_ids)
-        inherited_only = [s for s in states if s.get("assignedByGroup") and _key(s["skuId"]) in
-                          {_key(i) for i in wanted_ids} and _key(s["skuId"]) not in direct]
-        return [], [direct[k]["skuId"] for k in to_remove], inherited_only
-    to_add, _to_remove = list_delta(list(direct), add=wanted_ids)
-    adds = [{"skuId": sku_id, "disabledPlans": list((plans or {}).get(_key(sku_id), []))} for sku_id in to_add]
-    if plans is not None:
-        for sku_id in wanted_ids:
-            current = direct.get(_key(sku_id))
-            want = {"disabledPlans": [_key(p) for p in plans[_key(sku_id)]]}
-            have = {"disabledPlans": [_key(p) for p in (current or {}).get("disabledPlans") or []]}
-            if current is not None and compute_patch(want, have):
-                adds.append({"skuId": sku_id, "disabledPlans": list(plans[_key(sku_id)])})
-    return adds, [], []
-
-
-def states_after(states, adds, removes):
-    removed = {_key(s) for s in removes}
-    added = {_key(a["skuId"]): a for a in adds}
-    out = [s for s in states if s.get("assignedByGroup") or _key(s["skuId"]) not in removed | set(added)]
-    out.extend({"skuId": a["skuId"], "disabledPlans": a["disabledPlans"], "assignedByGroup": None} for a in adds)
-    return out
-
-
-def describe(states, skus):
-    names = {_key(s.get("skuId")): s.get("skuPartNumber") for s in skus}
-    return [{"skuId": s["skuId"], "skuPartNumber": names.get(_key(s["skuId"])) or s["skuId"],
-             "disabledPlans": list(s.get("disabledPlans") or []), "assignedByGroup": s.get("assignedByGroup")}
-            for s in states]
-
-
-def seat_report(wanted, before, after):
-    """Seats per requested SKU, moved by this task's change (a seat is used once per user)."""
-    held_before = {_key(s["skuId"]) for s in before}
-    held_after = {_key(s["skuId"]) for s in after}
-    report = {}
-    for sku in wanted:
-        counts = seats(sku)
-        key = _key(sku["skuId"])
-        counts["consumed"] += int(key in held_after) - int(key in held_before)
-        counts["free"] = max(0, counts["enabled"] - counts["consumed"])
-        report[sku["skuPartNumber"]] = counts
-    return report
 
 
 def group_names(client, group_ids):
@@ -254,58 +210,53 @@ def preflight(client, user, wanted, states, adds, inherited_only):
     """Fail before any write, with the fix in the message."""
     upn = user.get("userPrincipalName") or user.get("id")
     if inherited_only:
-        by_sku = {}
-        for s in inherited_only:
-            by_sku.setdefault(s["skuId"], []).append(s["assignedByGroup"])
-        parts = []
-        for sku_id, group_ids in by_sku.items():
-            name = next((s["skuPartNumber"] for s in wanted if _key(s["skuId"]) == _key(sku_id)), sku_id)
-            parts.append("%s (inherited from group %s)" % (name, ", ".join(group_names(client, group_ids))))
-        raise ConfigError("Cannot remove %s from user %s: a licence inherited from a group membership cannot be "
-                          "removed per user. Remove the user from that group, or the licence from the group, instead."
-                          % ("; ".join(parts), upn))
+        raise ConfigError(lp.inherited_message(wanted, inherited_only, lambda ids: group_names(client, ids), upn))
     if adds and not user.get("usageLocation"):
         raise ConfigError("User %s has no usageLocation, and licences can only be assigned to a user with one: set "
                           "usage_location (for example GB or US) with d365.identity.entra_user first." % upn)
-    check_seats(wanted, adds, states)
+    lp.check_seats(wanted, adds, states)
 
 
-def check_seats(wanted, adds, states):
-    held = {_key(s["skuId"]) for s in states}
-    for add in adds:
-        if _key(add["skuId"]) in held:
-            continue  # already uses a seat (through a group, or a disabled-plans change)
-        sku = next(s for s in wanted if _key(s["skuId"]) == _key(add["skuId"]))
-        counts = seats(sku)
-        if counts["free"] <= 0:
-            raise ConfigError("SKU %s has no free seat (enabled %d, consumed %d): free a seat, buy more licences, or "
-                              "choose another SKU (d365.identity.m365_license_info lists free seats)."
-                              % (sku["skuPartNumber"], counts["enabled"], counts["consumed"]))
+def requested(module, skus):
+    """(LicenceChange, every requested SKU row, the add names) from the options; unknown SKUs fail here."""
+    params = module.params
+    asked = list_values.read(module, "skus")
+    if not asked:
+        raise ConfigError("skus needs add, remove or set (for example skus: {add: [DYN365_ENTERPRISE_PLAN1]}).")
+    wanted, unknown = split_known(skus, asked.wanted)
+    if unknown:
+        tenant = sorted(s.get("skuPartNumber") or s.get("skuId") for s in skus)
+        raise ConfigError("Unknown SKU %s: this tenant has %s. Use one of these skuPartNumbers or a skuId GUID "
+                          "(d365.identity.m365_license_info lists them with free seats)."
+                          % (", ".join(unknown), ", ".join(tenant) or "no SKUs"))
+    if params["one_of"] and (asked.set is not None or not asked.add):
+        raise ConfigError("one_of picks one SKU of skus.add: give the candidates in skus.add (not set).")
+
+    def rows(names):
+        return split_known(skus, names)[0]
+
+    change = lp.LicenceChange(rows(asked.add), rows(asked.remove), None if asked.set is None else rows(asked.set))
+    if params["disabled_plans"] is not None and change.adding:
+        change.plans = lp.resolve_plans(change.adding, params["disabled_plans"])
+    return change, wanted, asked.add
 
 
 def run(module):
     params = module.params
     client = module.graph_client()
     skus = client.subscribed_skus()
-    wanted, unknown = split_known(skus, params["skus"])
-    if unknown:
-        tenant = sorted(s.get("skuPartNumber") or s.get("skuId") for s in skus)
-        raise ConfigError("Unknown SKU %s: this tenant has %s. Use one of these skuPartNumbers or a skuId GUID "
-                          "(d365.identity.m365_license_info lists them with free seats)."
-                          % (", ".join(unknown), ", ".join(tenant) or "no SKUs"))
-    present = params["state"] == "present"
-    plans = resolve_plans(wanted, params["disabled_plans"]) if present and params["disabled_plans"] is not None else None
-    if module.check_mode or not present:
-        user = client.find_user(params["user"], USER_SELECT)
+    change, wanted, add_names = requested(module, skus)
+    if module.check_mode or not change.adding:
+        user = client.find_user(params["identity"], USER_SELECT)
     else:
-        user = client.find_user_eventually(params["user"], USER_SELECT)  # entra_user may have created it just now
+        user = client.find_user_eventually(params["identity"], USER_SELECT)  # entra_user may have created it just now
     if user is None:
-        return missing_user(module, params, wanted, skus, plans)
+        return missing_user(module, params, change, wanted, skus)
 
     states = assignment_states(user)
-    if present and params["one_of"]:
-        wanted = pick_one(wanted, states)
-    adds, removes, inherited_only = plan_change(states, wanted, params["state"], plans)
+    if params["one_of"]:
+        change = change.with_add(lp.pick_one(change.add, states))
+    adds, removes, inherited_only = lp.plan(states, change)
     if inherited_only and params["direct_only"]:
         module.warn("%s keeps %s through a group membership: direct_only leaves inherited licences alone." % (
             user.get("userPrincipalName"), ", ".join(s["skuId"] for s in inherited_only)))
@@ -313,85 +264,75 @@ def run(module):
     preflight(client, user, wanted, states, adds, inherited_only)
     if adds or removes:  # before any write: only users the collection owns, unless adopt
         ownership.require_owned(user, params["owner_attribute"], params["adopt"], "change the licences of")
-    for entry in describe(states, skus):
-        if entry["assignedByGroup"] and _key(entry["skuId"]) in {_key(r) for r in removes}:
+    for entry in lp.describe(states, skus):
+        if entry["assignedByGroup"] and lp.key(entry["skuId"]) in {lp.key(r) for r in removes}:
             module.warn("%s keeps %s through group %s after its direct assignment is removed."
                         % (user.get("userPrincipalName"), entry["skuPartNumber"], entry["assignedByGroup"]))
-    after = states_after(states, adds, removes)
+    after = lp.states_after(states, adds, removes)
     changed = bool(adds or removes)
     if changed and not module.check_mode:
-        if present and params["one_of"]:
-            wanted, adds = borrow(client, user, wanted, params["skus"], plans)
-            after = states_after(states, adds, removes)
+        if params["one_of"]:
+            change, adds = borrow(client, user, change, add_names)
+            after = lp.states_after(states, adds, removes)
         else:
-            write(client, user, wanted, params["state"], plans, adds, removes)
-    result = {"changed": changed, "user_id": user["id"], "assigned_licenses": describe(after, skus),
-              "seats": seat_report(wanted, states, after)}
+            write(client, user, change, adds, removes)
+    result = {"changed": changed, "user_id": user["id"], "assigned_licenses": lp.describe(after, skus),
+              "seats": lp.seat_report(wanted, states, after)}
     if module._diff:
         result["diff"] = licence_diff(states, after, skus)
     return result
 
 
-def write(client, user, wanted, state, plans, adds, removes):
+def write(client, user, change, adds, removes):
     """assignLicense; after an unanswered request, re-read and send again only what is still missing."""
-    change = {"adds": adds, "removes": removes}
+    pending = {"adds": adds, "removes": removes}
 
     def check():
         fresh = client.find_user(user["id"], USER_SELECT)
-        adds, removes, _inherited = plan_change(assignment_states(fresh or {}), wanted, state, plans)
-        change.update(adds=adds, removes=removes)
+        adds, removes, _inherited = lp.plan(assignment_states(fresh or {}), change)
+        pending.update(adds=adds, removes=removes)
         return None if not adds and not removes else NOT_DONE
 
-    write_and_verify(lambda: client.assign_license(user["id"], change["adds"], change["removes"]), check)
+    write_and_verify(lambda: client.assign_license(user["id"], pending["adds"], pending["removes"]), check)
 
 
-def pick_one(wanted, states):
-    """one_of: the SKU the user already holds directly, else the first with a free seat, else the first
-    (whose missing seat preflight then reports)."""
-    direct = {_key(s["skuId"]) for s in states if not s.get("assignedByGroup")}
-    held = [s for s in wanted if _key(s["skuId"]) in direct]
-    free = [s for s in wanted if seats(s)["free"] > 0]
-    return (held or free or wanted)[:1]
-
-
-def borrow(client, user, first, names, plans):
+def borrow(client, user, change, names):
     """Assign the picked SKU; when its last seat went to someone else meanwhile, re-read the seats and
-    take the next SKU with a free seat. Returns (wanted, adds) as finally written."""
-    wanted = first
+    take the next SKU with a free seat. Returns (change, adds) as finally written."""
     tried = set()
     while True:
-        adds, _removes, _inherited = plan_change(assignment_states(user), wanted, "present", plans)
+        adds, removes, _inherited = lp.plan(assignment_states(user), change)
         try:
-            write(client, user, wanted, "present", plans, adds, [])
-            return wanted, adds
+            write(client, user, change, adds, removes)
+            return change, adds
         except ApiError as error:
             if NO_SEAT not in "%s %s" % (error.service_message, error.message):
                 raise
-            tried.add(_key(wanted[0]["skuId"]))
+            tried.add(lp.key(change.add[0]["skuId"]))
             fresh, _unknown = split_known(client.subscribed_skus(), names)
-            left = [s for s in fresh if _key(s["skuId"]) not in tried and seats(s)["free"] > 0]
+            left = [s for s in fresh if lp.key(s["skuId"]) not in tried and seats(s)["free"] > 0]
             if not left:
                 raise ConfigError("No free seat left in %s: the last one was taken while this task ran. Fix: free a "
-                                  "seat or add a SKU to skus, then run again." % ", ".join(
+                                  "seat or add a SKU to skus.add, then run again." % ", ".join(
                                       s["skuPartNumber"] for s in fresh)) from error
-            wanted = left[:1]
+            change = change.with_add(left[:1])
 
 
-def missing_user(module, params, wanted, skus, plans):
-    if not module.check_mode and params["state"] == "present":
+def missing_user(module, params, change, wanted, skus):
+    if not module.check_mode and change.adding:
         raise ConfigError("User %s was not found in Microsoft Entra ID: create it first with d365.identity.entra_user "
-                          "(with usage_location set), or check the UPN or object id." % params["user"])
-    if params["state"] == "absent":
-        return {"changed": False, "user_id": None, "assigned_licenses": [], "seats": seat_report(wanted, [], [])}
+                          "(with usage_location set), or check the UPN or object id." % params["identity"])
+    if not change.adding:
+        return {"changed": False, "user_id": None, "assigned_licenses": [], "seats": lp.seat_report(wanted, [], [])}
     module.warn("User %s does not exist yet (expected when d365.identity.entra_user ran in check mode too): "
-                "reporting the licence assignment as a pending change." % params["user"])
+                "reporting the licence assignment as a pending change." % params["identity"])
     if params["one_of"]:
-        wanted = pick_one(wanted, [])
-    after = [{"skuId": s["skuId"], "disabledPlans": list((plans or {}).get(_key(s["skuId"]), [])),
-              "assignedByGroup": None} for s in wanted]
-    check_seats(wanted, after, [])
-    result = {"changed": True, "user_id": None, "assigned_licenses": describe(after, skus),
-              "seats": seat_report(wanted, [], after)}
+        change = change.with_add(lp.pick_one(change.add, []))
+    after = [{"skuId": s["skuId"], "disabledPlans": list((change.plans or {}).get(lp.key(s["skuId"]), [])),
+              "assignedByGroup": None} for s in change.adding]
+    lp.check_seats(wanted, after, [])
+    result = {"changed": True, "user_id": None, "assigned_licenses": lp.describe(after, skus),
+              "seats": lp.seat_report(wanted, [], after)}
     if module._diff:
         result["diff"] = licence_diff([], after, skus)
     return result
@@ -399,17 +340,17 @@ def missing_user(module, params, wanted, skus, plans):
 
 def licence_diff(before, after, skus):
     def names(states):
-        return sorted({entry["skuPartNumber"] for entry in describe(states, skus)})
+        return sorted({entry["skuPartNumber"] for entry in lp.describe(states, skus)})
     return diff_for({"assigned_licenses": names(before)}, {"assigned_licenses": names(after)}, ["assigned_licenses"])
 
 
 def main():
     module = D365Module(
         argument_spec={
-            "user": {"type": "str", "required": True, "aliases": ["user_principal_name", "upn"]},
-            "skus": {"type": "list", "elements": "str", "required": True, "aliases": ["sku"]},
+            **identity.spec(("user", "user_principal_name", "upn")),
+            "skus": list_values.spec(required=True, aliases=["sku"]),
             "disabled_plans": {"type": "list", "elements": "str"},
-            "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+            "state": {"type": "str", "choices": ["present", "absent"]},
             "one_of": {"type": "bool", "default": False},
             "direct_only": {"type": "bool", "default": False},
             **ownership.ARGSPEC,

@@ -20,11 +20,13 @@ description:
 author:
   - d365.identity maintainers (@d365-identity)
 options:
-  user_principal_name:
-    description: UPN of the non-interactive user.
+  identity:
+    description:
+      - UPN of the non-interactive user (the user is created by this name, so an object id is not enough).
+      - O(user_principal_name) and O(upn) are deprecated aliases, removed in 1.0.0.
     type: str
     required: true
-    aliases: [upn]
+    aliases: [user_principal_name, upn]
   environments:
     description: Dataverse environment URLs.
     type: list
@@ -113,7 +115,7 @@ notes:
 EXAMPLES = r"""
 - name: What would setting up the portal integration user do?
   d365.identity.non_interactive_user_info:
-    user_principal_name: svc-d365-portal@contoso.onmicrosoft.com
+    identity: svc-d365-portal@contoso.onmicrosoft.com
     environments: [https://contoso.crm4.dynamics.com]
     usage_location: GB
     license_skus: [DYN365_ENTERPRISE_PLAN1]
@@ -203,6 +205,7 @@ from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, D365Error, PermissionDeniedError
 from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
 from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states
+from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     match_roles, non_interactive_counts, read_systemusers)
@@ -377,7 +380,7 @@ def run(module):
     problems = Problems()
     input_problems, urls = _plan.check_inputs(params)
     problems.extend(input_problems)
-    upn = params["user_principal_name"].strip()
+    upn = params["identity"].strip()
     upn_ok = not any("non_interactive_user_upn" in p for p in input_problems)
     graph = module.graph_client()
     user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
@@ -418,7 +421,7 @@ def run(module):
 
 def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
     params = module.params
-    upn = params["user_principal_name"].strip()
+    upn = params["identity"].strip()
     converged_now = (user is not None and all(s["done"] for s in statuses) and user.get("accountEnabled")
                      and not (params["remove_license"] and _holds_licences(user)))
     if converged_now and not _plan.entra_changes(params, user):
@@ -466,7 +469,7 @@ def _holds_licences(user):
 def main():
     module = D365Module(
         argument_spec={
-            "user_principal_name": {"type": "str", "required": True, "aliases": ["upn"]},
+            **identity.spec(("user_principal_name", "upn")),
             "environments": {"type": "list", "elements": "str", "required": True},
             "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
             "display_name": {"type": "str"},

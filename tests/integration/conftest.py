@@ -4,6 +4,9 @@
 Each target under targets/<name>/tasks/main.yml is run by ansible-playbook with the
 environment a real user would set (AZURE_*, D365_*, REQUESTS_CA_BUNDLE) pointing at the
 emulator; targets assert on module results and on the emulator's request log.
+
+With D365_WRITE_LOG_DIR=DIR, every run_target() also writes DIR/<target>.json: the writes it sent,
+normalised (tests/tools/write_log.py; `write_log.py compare A B` compares two such directories).
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ import pytest
 from tests.emulator.process import EmulatorProcess
 
 COLLECTION_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WRITE_LOG_DIR = os.environ.get("D365_WRITE_LOG_DIR")
 
 
 @pytest.fixture(scope="session")
 def emulator():
     with tempfile.TemporaryDirectory(prefix="d365-emulator-") as state_dir:
-        server = EmulatorProcess(state_dir)
+        if WRITE_LOG_DIR:
+            from tests.tools import write_log  # pylint: disable=import-outside-toplevel
+
+            server = write_log.journal_emulator(state_dir)
+        else:
+            server = EmulatorProcess(state_dir)
         try:
             yield server
         finally:
@@ -41,9 +50,12 @@ def run_target(emulator, tmp_path):
     """
 
     def run(name, extra_vars=None, check=None):
+        default_check = name.endswith("_check_mode")
         if check is None:
-            check = name.endswith("_check_mode")
+            check = default_check
         emulator.control("POST", "/reset")
+        if WRITE_LOG_DIR:
+            emulator.control("DELETE", "/journal")
         vars_ = {"emulator": emulator.endpoints, "resource_prefix": "t" + uuid.uuid4().hex[:8]}
         vars_.update(extra_vars or {})
         playbook = tmp_path / ("%s.yml" % name)
@@ -55,7 +67,13 @@ def run_target(emulator, tmp_path):
                    str(playbook), "-e", "@" + str(tmp_path / "vars.json")]
         if check:
             command.append("--check")
-        return subprocess.run(command, env=emulator.client_env(str(tmp_path / "tokens")), capture_output=True, text=True,
-                              timeout=600, check=False)
+        result = subprocess.run(command, env=emulator.client_env(str(tmp_path / "tokens")), capture_output=True, text=True,
+                                timeout=600, check=False)
+        if WRITE_LOG_DIR:
+            from tests.tools import write_log  # pylint: disable=import-outside-toplevel
+
+            write_log.record(emulator, WRITE_LOG_DIR, name, extra_vars, check, default_check, vars_["resource_prefix"],
+                             result.returncode)
+        return result
 
     return run

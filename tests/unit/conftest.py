@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.d365.identity.tests.unit.fakes import FakeTokens
+from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeTokens
+from ansible_collections.d365.identity.tests.unit.fakes.tenant import FakeTenant
 
 
 @pytest.fixture
@@ -15,3 +16,14 @@ def fake_tokens():
 def sleeps():
     recorded = []
     return recorded
+
+
+@pytest.fixture
+def tenant(monkeypatch):
+    """The one harness of module tests: a FakeTenant (empty Graph, the admin API, no Dataverse environment)
+    installed into D365Module, whose factories then build the real clients pointed at the fakes.
+
+    Set ``tenant.graph`` / ``tenant.admin``, add environments, then ``tenant.run(module, **options)``. A test
+    file may override this fixture to set ``tenant.module`` and ``tenant.defaults`` for all its tests.
+    """
+    return FakeTenant().install(monkeypatch)

@@ -56,7 +56,7 @@ def adoption_problem(user, number):
     if (user or {}).get("onPremisesSyncEnabled"):
         return ("%s is synchronised from on-premises Active Directory, so its extension attributes are read-only in "
                 "Microsoft Graph and the collection cannot mark it as its own. Fix: use a cloud-only user "
-                "(another user_principal_name)." % upn)
+                "(another UPN)." % upn)
     return None
 
 
@@ -73,7 +73,7 @@ def require_owned(user, number, adopt, action):
             "%s exists and was not created by d365.identity (%s.%s is not %r), so the collection will not %s it. "
             "Fix: if this account is meant to be managed here, set adopt: true (role variable "
             "non_interactive_user_adopt: true) to mark it and manage it from then on; otherwise choose another "
-            "user_principal_name." % (upn, ATTRIBUTES, attribute_name(number), MARK, action))
+            "UPN as identity." % (upn, ATTRIBUTES, attribute_name(number), MARK, action))
     problem = adoption_problem(user, number)
     if problem:
         raise ConfigError(problem)

@@ -41,7 +41,7 @@ def base_url(parts):
 def check_inputs(params):
     """(problems, environments) from the options alone, before any request."""
     problems = []
-    raw = params["user_principal_name"] or ""
+    raw = params["identity"] or ""
     if raw != raw.strip():
         problems.append(_problem("non_interactive_user_upn %r has leading or trailing white space." % raw,
                                  "remove it (a UPN never contains white space)."))
@@ -153,7 +153,7 @@ def decide(params, user, statuses, skus=None, groups=None):
     """
     number = params["owner_attribute"]
     problems, plan = [], []
-    upn = params["user_principal_name"].strip()
+    upn = params["identity"].strip()
     exists = user is not None
     owned = exists and ownership.is_owned(user, number)
     pending = [s for s in statuses if not s["done"]]
@@ -250,7 +250,7 @@ def decide(params, user, statuses, skus=None, groups=None):
 def decide_absent(params, user, statuses):
     """The plan for state=absent: roles off, access mode back to Read-Write, then delete the Entra user."""
     number = params["owner_attribute"]
-    upn = params["user_principal_name"].strip()
+    upn = params["identity"].strip()
     problems, plan = [], []
     if user is None:
         return {"converged": True, "owned": False, "adopt": False, "plan": ["nothing to change: %s does not exist" % upn],

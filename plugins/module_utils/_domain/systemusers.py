@@ -14,6 +14,7 @@ Roles: https://learn.microsoft.com/power-apps/developer/data-platform/security-r
 from __future__ import annotations
 
 from .._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
+from .._identity import check_single
 from .._odata import guid, is_guid, quote
 from .._errors import ApiError, ConfigError, D365Error
 
@@ -27,17 +28,14 @@ ACCESS_MODES = {
     "delegated_admin": 5,
 }
 ACCESS_MODE_NAMES = {value: name for name, value in ACCESS_MODES.items()}
+ACCESS_MODE_OPTION = {"type": "str", "choices": list(ACCESS_MODES)}
 NON_INTERACTIVE = ACCESS_MODES["non_interactive"]
 # At most 7 non-interactive users per environment; application users do not count
 # (https://learn.microsoft.com/power-platform/admin/create-users).
 NON_INTERACTIVE_CAP = 7
 
-IDENTIFIERS = ("entra_object_id", "user_principal_name", "systemuser_id")
-IDENTIFIER_ARGSPEC = {
-    "entra_object_id": {"type": "str", "aliases": ["object_id"]},
-    "user_principal_name": {"type": "str", "aliases": ["upn"]},
-    "systemuser_id": {"type": "str"},
-}
+# identity: a UPN (domainname), an Entra object id or a systemuserid; the 0.x options are its aliases.
+IDENTITY_ARGSPEC_OLD_NAMES = ("entra_object_id", "object_id", "user_principal_name", "upn", "systemuser_id")
 
 SELECT = ("systemuserid", "domainname", "azureactivedirectoryobjectid", "applicationid", "accessmode",
           "isdisabled", "islicensed", "_businessunitid_value")
@@ -51,32 +49,25 @@ def access_mode_name(value):
     return ACCESS_MODE_NAMES.get(value, "unknown_%s" % value if value is not None else None)
 
 
-def identifier(params):
-    """(option, value) of the one identifier set, or (None, None)."""
-    for name in IDENTIFIERS:
-        if params.get(name):
-            return name, params[name]
-    return None, None
-
-
 def describe(params):
-    name, value = identifier(params)
-    return "%s %s" % (name, value) if name else "any user"
+    value = (params.get("identity") or "").strip()
+    return "user %s" % value if value else "any user"
 
 
 def identifier_filter(params):
-    """OData $filter for the identifier in params, or None when none is set.
+    """OData $filter for params["identity"], or None when it is not set.
 
-    GUIDs go unquoted and validated (guid()); the UPN matches domainname, which online holds the UPN.
+    A GUID is an Entra object id or a systemuserid (GUIDs do not collide, so one filter matches
+    either); it goes unquoted and validated. A UPN matches domainname, which online holds the UPN.
     """
-    name, value = identifier(params)
-    if name == "entra_object_id":
-        return "azureactivedirectoryobjectid eq %s" % guid(value, "entra_object_id")
-    if name == "systemuser_id":
-        return "systemuserid eq %s" % guid(value, "systemuser_id")
-    if name == "user_principal_name":
-        return "domainname eq %s" % quote(value)
-    return None
+    check_single(params, IDENTITY_ARGSPEC_OLD_NAMES)
+    value = (params.get("identity") or "").strip()
+    if not value:
+        return None
+    if is_guid(value):
+        key = guid(value, "identity")
+        return "(azureactivedirectoryobjectid eq %s or systemuserid eq %s)" % (key, key)
+    return "domainname eq %s" % quote(value)
 
 
 def users_filter(params, access_mode=None):
@@ -127,7 +118,7 @@ def read_one(client, params):
     """The one row the identifier names, or None; two matches are an error (never guess)."""
     rows = read_systemusers(client, identifier_filter(params))
     if len(rows) > 1:
-        raise ConfigError("%s matches %d systemusers in %s (%s): use entra_object_id or systemuser_id." % (
+        raise ConfigError("%s matches %d systemusers in %s (%s): give the Entra object id or the systemuserid as identity." % (
             describe(params), len(rows), client.environment_url,
             ", ".join(str(r.get("systemuserid")) for r in rows)))
     return rows[0] if rows else None

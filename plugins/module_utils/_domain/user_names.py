@@ -47,7 +47,7 @@ def mail_nickname_from_upn(upn):
     local = str(upn).rpartition("@")[0] or str(upn)
     nickname = _MAIL_NICKNAME_BAD.sub("", local).strip(".")[:MAIL_NICKNAME_MAX].rstrip(".")
     if not nickname:
-        raise ConfigError("Cannot derive a mail_nickname from user_principal_name %r: set mail_nickname "
+        raise ConfigError("Cannot derive a mail_nickname from the UPN %r: set mail_nickname "
                           "(ASCII letters, digits, '.', '-', '_')." % upn)
     return nickname
 
@@ -67,6 +67,6 @@ def check_upn(value):
     upn = str(value or "").strip()
     local, at, domain = upn.rpartition("@")
     if not at or not local or not domain or " " in upn:
-        raise ConfigError("user_principal_name %r is not a UPN: write it as name@domain, with a verified domain "
+        raise ConfigError("identity %r is not a UPN: write it as name@domain, with a verified domain "
                           "of the tenant (for example svc-d365@contoso.onmicrosoft.com)." % value)
     return upn

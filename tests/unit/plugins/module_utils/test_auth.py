@@ -16,7 +16,8 @@ from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, AuthError, ConfigError, TransportError)
 from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, scrub_queries
 from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import FileTokenCache, cache_key, fingerprint
-from ansible_collections.d365.identity.tests.unit.fakes import FakeIdentityHttp, FakeResponse, FakeSession
+from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, FakeSession
+from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp
 
 SECRET = "s3cret-Value~that-must-not-leak"
 AUTHORITY_HOST = "https://login.example"

@@ -8,7 +8,7 @@ from ansible_collections.d365.identity.plugins.module_utils import _errors
 from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, new_session, parse_odata_error
 from ansible_collections.d365.identity.plugins.module_utils._version import USER_AGENT
 
-from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession
+from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, FakeSession
 
 GRAPH_429 = {"error": {"code": "TooManyRequests", "message": "Please retry again later.",
                        "innerError": {"code": "429", "request-id": "94fb3b52", "status": "429"}}}

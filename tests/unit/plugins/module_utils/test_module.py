@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-import json
-
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
-from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession, FakeTokens
+from ansible_collections.d365.identity.tests.unit.fakes.identity import AUTH_ARGS
+from ansible_collections.d365.identity.tests.unit.fakes.tenant import run_task
 
 SECRET = "env-secret-value-123"
 
@@ -92,37 +91,30 @@ def test_dataverse_needs_environment_url():
         module.dataverse_client()
 
 
-def test_graph_modules_do_not_take_environment_url(capsys):
-    with pytest.raises(SystemExit), patch_module_args({"environment_url": "https://x"}):
-        D365Module()
-    result = json.loads(capsys.readouterr().out)
+def test_graph_modules_do_not_take_environment_url():
+    result = run_task(D365Module, {"environment_url": "https://x"})
     assert result["failed"] is True and "Unsupported parameters" in result["msg"] and "environment_url" in result["msg"]
 
 
-def test_run_module_reports_api_error_fields(capsys):
+def test_run_module_reports_api_error_fields():
     def run(_module):
         raise ApiError("Graph POST /v1.0/users failed: HTTP 400 Request_BadRequest: bad (request-id r-1)",
                        status=400, code="Request_BadRequest", request_id="r-1")
 
-    with patch_module_args({"tenant_id": "t", "client_id": "c", "client_secret": SECRET}), pytest.raises(SystemExit):
-        run_module(D365Module(), run)
-    result = json.loads(capsys.readouterr().out)
+    result = run_task(lambda: run_module(D365Module(), run), AUTH_ARGS)
     assert result["failed"] and result["status"] == 400 and result["request_id"] == "r-1"
     assert result["error_code"] == "Request_BadRequest" and "HTTP 400" in result["msg"]
 
 
-def test_a_module_that_writes_in_check_mode_is_refused_by_the_http_core(monkeypatch, capsys):
+def test_a_module_that_writes_in_check_mode_is_refused_by_the_http_core(tenant):
     # A forgotten check-mode branch must not write: the clients of a check-mode task refuse to send.
-    session = FakeSession([FakeResponse(204)])
-    monkeypatch.setattr(D365Module, "session", lambda self: session)
-    monkeypatch.setattr(D365Module, "token_provider", lambda self: FakeTokens())
+    user = tenant.graph.add_user({"id": "11111111-2222-3333-4444-555555555555", "userPrincipalName": "svc@contoso.com",
+                                  "displayName": "Svc"})
 
     def buggy_run(module):
-        module.graph_client().update_user("11111111-2222-3333-4444-555555555555", {"displayName": "x"})
+        module.graph_client().update_user(user["id"], {"displayName": "x"})
         return {"changed": True}
 
-    params = {"tenant_id": "t", "client_id": "c", "client_secret": SECRET, "_ansible_check_mode": True}
-    with patch_module_args(params), pytest.raises(SystemExit):
-        run_module(D365Module(supports_check_mode=True), buggy_run)
-    result = json.loads(capsys.readouterr().out)
-    assert result["failed"] is True and "check mode" in result["msg"] and session.calls == []
+    result = tenant.run(lambda: run_module(D365Module(supports_check_mode=True), buggy_run), check=True)
+    assert result["failed"] is True and "check mode" in result["msg"]
+    assert tenant.graph.requests == [] and tenant.graph.user(user["id"])["displayName"] == "Svc"

@@ -6,6 +6,8 @@ import pytest
 
 from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
 from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import has_dynamics_plan
+from ansible_collections.d365.identity.tests.unit.fakes.dataverse import role_row
+from ansible_collections.d365.identity.tests.unit.fakes.graph import graph_sku, licence_state
 
 UPN = "svc-d365-portal@contoso.onmicrosoft.com"
 USER_ID = "11111111-2222-3333-4444-555555555555"
@@ -20,9 +22,9 @@ MARK = {"extensionAttribute15": "d365.identity"}
 
 
 def sku(sku_id, part, plans, consumed=0, enabled=3):
-    return {"skuId": sku_id, "skuPartNumber": part, "consumedUnits": consumed, "prepaidUnits": {"enabled": enabled},
-            "servicePlans": [{"servicePlanId": "0000000%d-0000-0000-0000-000000000000" % i, "servicePlanName": p}
-                             for i, p in enumerate(plans)]}
+    """A subscribedSku as Graph returns it."""
+    return graph_sku(sku_id, part, [("0000000%d-0000-0000-0000-000000000000" % i, p) for i, p in enumerate(plans)],
+                     consumed=consumed, enabled=enabled)
 
 
 def skus(p1_consumed=1, p1_enabled=3):
@@ -31,7 +33,7 @@ def skus(p1_consumed=1, p1_enabled=3):
 
 
 def params(**overrides):
-    base = {"user_principal_name": UPN, "environments": [ENV1], "state": "present", "display_name": None,
+    base = {"identity": UPN, "environments": [ENV1], "state": "present", "display_name": None,
             "usage_location": "GB", "password": "pw-for-unit-tests", "account_enabled": False,
             "license_skus": ["DYN365_ENTERPRISE_PLAN1"], "security_roles": ["System Administrator"], "groups": [],
             "sync": "auto", "remove_license": True, "owner_attribute": 15, "adopt": False}
@@ -40,8 +42,7 @@ def params(**overrides):
 
 
 def role(name, template, rid=None):
-    return {"roleid": rid or template[:24] + BU[24:], "name": name, "_roletemplateid_value": template,
-            "_businessunitid_value": BU}
+    return role_row(name, template, BU, rid)
 
 
 def row(accessmode=4, isdisabled=False, roles=(("System Administrator", SYSADMIN_T),)):
@@ -56,8 +57,7 @@ def user(owned=True, enabled=True, usage="GB", licences=(), extra_attrs=None, **
     out = {"id": USER_ID, "userPrincipalName": UPN, "displayName": "Svc", "accountEnabled": enabled,
            "usageLocation": usage, "onPremisesExtensionAttributes": attrs, "onPremisesSyncEnabled": None,
            "assignedLicenses": [{"skuId": s, "disabledPlans": []} for s in licences],
-           "licenseAssignmentStates": [{"skuId": s, "disabledPlans": [], "assignedByGroup": None, "state": "Active"}
-                                       for s in licences]}
+           "licenseAssignmentStates": [licence_state(s) for s in licences]}
     out.update(more)
     return out
 
@@ -84,7 +84,7 @@ def test_valid_inputs_give_no_problem_and_normalised_urls():
 
 
 def test_upn_with_trailing_white_space():
-    problems, _envs = _plan.check_inputs(params(user_principal_name=UPN + " "))
+    problems, _envs = _plan.check_inputs(params(identity=UPN + " "))
     assert len(problems) == 1
     assert "leading or trailing white space" in problems[0] and "Fix:" in problems[0]
     assert "non_interactive_user_upn" in problems[0]
@@ -93,7 +93,7 @@ def test_upn_with_trailing_white_space():
 @pytest.mark.parametrize("upn", ["svc@@contoso.onmicrosoft.com", "svc@contoso@onmicrosoft.com",
                                  "svc.contoso.onmicrosoft.com", "@contoso.onmicrosoft.com", "svc@"])
 def test_upn_not_a_principal_name(upn):
-    problems, _envs = _plan.check_inputs(params(user_principal_name=upn))
+    problems, _envs = _plan.check_inputs(params(identity=upn))
     assert len(problems) == 1
     assert "is not a user principal name" in problems[0] and "exactly one @" in problems[0]
 
@@ -146,7 +146,7 @@ def test_usage_location_is_not_checked_for_absent():
 
 
 def test_every_input_problem_is_listed_at_once():
-    problems, _envs = _plan.check_inputs(params(user_principal_name="a@@b ", usage_location="XX",
+    problems, _envs = _plan.check_inputs(params(identity="a@@b ", usage_location="XX",
                                                 environments=["http://x.crm.dynamics.com", ENV1, ENV1 + "/"]))
     assert len(problems) == 5
 

@@ -24,14 +24,14 @@ def test_access_modes_match_the_fact_sheet():
 
 
 def test_identifier_filters():
-    assert identifier_filter({"entra_object_id": "D13678C3-9C30-4A2F-983A-5E6E5DBC3C5F"}) == \
-        "azureactivedirectoryobjectid eq d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f"
-    assert identifier_filter({"user_principal_name": "o'brien@contoso.com"}) == "domainname eq 'o''brien@contoso.com'"
-    assert identifier_filter({"systemuser_id": "d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f"}).startswith("systemuserid eq ")
-    assert identifier_filter({}) is None
+    # a GUID is an Entra object id or a systemuserid: GUIDs do not collide, one filter matches either
+    assert identifier_filter({"identity": " D13678C3-9C30-4A2F-983A-5E6E5DBC3C5F"}) == \
+        "(azureactivedirectoryobjectid eq d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f or " \
+        "systemuserid eq d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f)"
+    assert identifier_filter({"identity": "o'brien@contoso.com"}) == "domainname eq 'o''brien@contoso.com'"
+    assert identifier_filter({"identity": "x' or 1 eq 1"}) == "domainname eq 'x'' or 1 eq 1'"  # quoted, never raw
+    assert identifier_filter({}) is None and identifier_filter({"identity": None}) is None
     assert users_filter({}, "read") == "accessmode eq 2"
-    with pytest.raises(ConfigError):
-        identifier_filter({"entra_object_id": "not-a-guid"})
 
 
 def test_systemuser_dict_names_mode_and_sorts_roles():

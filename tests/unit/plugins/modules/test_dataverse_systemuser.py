@@ -3,13 +3,21 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, PermissionDeniedError, TransportError
+from ansible_collections.d365.identity.plugins.module_utils._clients.dataverse import DataverseClient
 from ansible_collections.d365.identity.plugins.modules import dataverse_systemuser
-from ansible_collections.d365.identity.tests.unit.plugins.modules.dataverse_fake import (
-    ENV_ID, ENV_URL, LYNNE_OID, MEGAN_ID, FakeAdmin, FakeDataverse, FakeGraph, Harness, megan, new_user)
+from ansible_collections.d365.identity.tests.unit.fakes.admin_api import FakeAdmin
+from ansible_collections.d365.identity.tests.unit.fakes.base import Lost, NO_EFFECT
+from ansible_collections.d365.identity.tests.unit.fakes.dataverse import (
+    BASIC_T, ENV_ID, ENV_URL, FakeDataverse, ROOT_BU, SALES_BU, SALES_T, role_id, systemuser)
+from ansible_collections.d365.identity.tests.unit.fakes.graph import FakeGraph
+from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, over_session
 
+MEGAN_ID = "aaaaaaaa-0000-0000-0000-000000000001"
+MEGAN_OID = "d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f"
+MEGAN_UPN = "megan@contoso.onmicrosoft.com"
+LYNNE_OID = "6b29e6f6-1445-4dd4-935a-349151f27467"
 LYNNE_UPN = "lynne@contoso.onmicrosoft.com"
-ENTRA = {LYNNE_OID: LYNNE_UPN}
+ADD_USER = "scopes/admin/environments/%s/addUser" % ENV_ID
 
 
 @pytest.fixture(autouse=True)
@@ -19,183 +27,207 @@ def no_sleep(monkeypatch):
     return slept
 
 
-def harness(monkeypatch, capsys, users=(), admin_error=None, **kwargs):
-    dv = FakeDataverse(list(users), **kwargs)
-    return Harness(monkeypatch, capsys, dv, FakeAdmin(dv, ENTRA, admin_error), FakeGraph(ENTRA))
+@pytest.fixture
+def tenant(tenant):
+    """Lynne exists in Entra ID (not yet in Dataverse); the environment holds the given users."""
+    tenant.module = dataverse_systemuser
+    tenant.defaults["environment_url"] = ENV_URL
+    tenant.graph = FakeGraph([{"id": LYNNE_OID, "userPrincipalName": LYNNE_UPN, "displayName": "Lynne"}])
+    return tenant
 
 
-def test_sets_access_mode_with_minimal_patch_then_idempotent(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys, [megan()])
-    result = h.run(dataverse_systemuser, {"upn": "megan@contoso.onmicrosoft.com", "access_mode": "non_interactive"},
-                   diff=True)
+def megan(**columns):
+    return systemuser(MEGAN_ID, MEGAN_OID, MEGAN_UPN, business_unit=SALES_BU, roles=[role_id(SALES_T, SALES_BU)],
+                      **columns)
+
+
+def environment(tenant, *users, **kwargs):
+    return tenant.add_environment(FakeDataverse(users=users, **kwargs))
+
+
+def lynne_rows(dv):
+    return [r for r in dv.rows.values() if r["azureactivedirectoryobjectid"] == LYNNE_OID]
+
+
+def test_sets_access_mode_with_minimal_patch_then_idempotent(tenant):
+    dv = environment(tenant, megan())
+    result = tenant.run(upn=MEGAN_UPN, access_mode="non_interactive", diff=True)
     assert result["changed"] is True
-    assert h.dataverse.writes == [("PATCH", MEGAN_ID, {"accessmode": 4})]
+    assert dv.writes() == [("update_systemuser", MEGAN_ID, {"accessmode": 4})]
+    (patch,) = dv.sent("PATCH")
+    assert patch["headers"]["If-Match"] == "*" and patch["body"] == {"accessmode": 4}  # update only, never an upsert
     assert result["systemuser"]["access_mode"] == "non_interactive" and result["systemuser"]["accessmode"] == 4
     assert result["diff"] == {"before": {"synchronised": True, "access_mode": "read_write"},
                               "after": {"synchronised": True, "access_mode": "non_interactive"}}
     assert result["sync_requested"] is False
-    again = h.run(dataverse_systemuser, {"upn": "megan@contoso.onmicrosoft.com", "access_mode": "non_interactive"})
-    assert again["changed"] is False and len(h.dataverse.writes) == 1
+    again = tenant.run(upn=MEGAN_UPN, access_mode="non_interactive")
+    assert again["changed"] is False and len(dv.writes()) == 1 and dv.rows[MEGAN_ID]["accessmode"] == 4
 
 
-def test_patch_uses_if_match_star():
+def test_patch_uses_if_match_star(fake_tokens):
     # The real client: PATCH systemusers(<id>) with If-Match: * (no upsert).
-    from ansible_collections.d365.identity.plugins.module_utils._clients.dataverse import DataverseClient
-    from ansible_collections.d365.identity.tests.unit.fakes import FakeResponse, FakeSession, FakeTokens
-    session = FakeSession([FakeResponse(204)])
-    DataverseClient(ENV_URL, ENV_URL + "/.default", FakeTokens(), session).update_systemuser(MEGAN_ID, {"accessmode": 4})
+    client, session = over_session(DataverseClient, [FakeResponse(204)], ENV_URL, ENV_URL + "/.default",
+                                   tokens=fake_tokens)
+    client.update_systemuser(MEGAN_ID, {"accessmode": 4})
     call = session.calls[0]
     assert call["method"] == "PATCH" and call["url"].endswith("/api/data/v9.2/systemusers(%s)" % MEGAN_ID)
     assert call["headers"]["If-Match"] == "*" and call["data"] == '{"accessmode": 4}'
 
 
-def test_check_mode_writes_nothing(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys, [megan()])
-    result = h.run(dataverse_systemuser, {"systemuser_id": MEGAN_ID, "access_mode": "read"}, check=True)
+def test_check_mode_writes_nothing(tenant):
+    dv = environment(tenant, megan())
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="read", check=True)
     assert result["changed"] is True and result["systemuser"]["access_mode"] == "read"
-    assert h.dataverse.writes == []
+    assert dv.writes() == [] and dv.rows[MEGAN_ID]["accessmode"] == 0
 
 
-def test_missing_user_without_sync_fails(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    result = h.run(dataverse_systemuser, {"upn": LYNNE_UPN, "access_mode": "non_interactive"})
+def test_missing_user_without_sync_fails(tenant):
+    dv = environment(tenant)
+    result = tenant.run(upn=LYNNE_UPN, access_mode="non_interactive")
     assert result["failed"]
     assert "not yet synchronised into %s" % ENV_URL in result["msg"] and "sync: true" in result["msg"]
-    assert h.dataverse.writes == [] and h.admin.calls == []
+    assert dv.writes() == [] and tenant.admin.calls == []
 
 
-def test_sync_adds_user_via_admin_api_resolving_upn_from_graph(monkeypatch, capsys, no_sleep):
-    h = harness(monkeypatch, capsys)
-    result = h.run(dataverse_systemuser, {"upn": LYNNE_UPN, "sync": True, "access_mode": "non_interactive"}, diff=True)
+def test_sync_adds_user_via_admin_api_resolving_upn_from_graph(tenant, no_sleep):
+    dv = environment(tenant)
+    result = tenant.run(upn=LYNNE_UPN, sync=True, access_mode="non_interactive", diff=True)
     assert result["changed"] is True and result["sync_requested"] is True
-    assert h.graph.calls == [(LYNNE_UPN, ["id"])]
-    assert h.admin.calls == [(ENV_ID, LYNNE_OID)]  # environment id from RetrieveCurrentOrganization
+    assert tenant.graph.calls == [("find_user", LYNNE_UPN, ["id"])]
+    # environment id from RetrieveCurrentOrganization, not from the admin API's list
+    assert tenant.admin.calls == [("add_user", ENV_ID, LYNNE_OID)]
     assert result["systemuser"]["azureactivedirectoryobjectid"] == LYNNE_OID
     assert result["systemuser"]["access_mode"] == "non_interactive"
-    assert [w[0] for w in h.dataverse.writes] == ["PATCH"]
+    assert [w[0] for w in dv.writes()] == ["update_systemuser"]
+    assert [r["accessmode"] for r in lynne_rows(dv)] == [4]
     assert result["diff"]["before"] == {"synchronised": False, "access_mode": None}
     assert no_sleep == []  # available at once: no waiting
-    again = h.run(dataverse_systemuser, {"upn": LYNNE_UPN, "sync": True, "access_mode": "non_interactive"})
-    assert again["changed"] is False and again["sync_requested"] is False and len(h.admin.calls) == 1
+    again = tenant.run(upn=LYNNE_UPN, sync=True, access_mode="non_interactive")
+    assert again["changed"] is False and again["sync_requested"] is False and len(tenant.admin.calls) == 1
 
 
-def test_sync_with_object_id_skips_graph(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    result = h.run(dataverse_systemuser, {"entra_object_id": LYNNE_OID, "sync": True})
-    assert result["changed"] is True and h.graph.calls == [] and h.admin.calls == [(ENV_ID, LYNNE_OID)]
-    assert h.dataverse.writes == []  # no access_mode asked: nothing to PATCH
+def test_sync_with_object_id_skips_graph(tenant):
+    dv = environment(tenant)
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
+    assert result["changed"] is True and tenant.graph.calls == []
+    assert tenant.admin.calls == [("add_user", ENV_ID, LYNNE_OID)]
+    assert dv.writes() == [] and len(lynne_rows(dv)) == 1  # no access_mode asked: nothing to PATCH
 
 
-def test_check_mode_missing_user_is_pending_sync(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    result = h.run(dataverse_systemuser, {"upn": LYNNE_UPN, "sync": True, "access_mode": "non_interactive"},
-                   check=True)
+def test_check_mode_missing_user_is_pending_sync(tenant):
+    dv = environment(tenant)
+    result = tenant.run(upn=LYNNE_UPN, sync=True, access_mode="non_interactive", check=True)
     assert result["changed"] is True and result["sync_requested"] is True
     assert result["systemuser"]["systemuserid"] == "00000000-0000-0000-0000-000000000000"
-    assert h.admin.calls == [] and h.dataverse.writes == [] and h.graph.calls == []
+    assert tenant.admin.calls == [] and dv.writes() == [] and tenant.graph.calls == [] and lynne_rows(dv) == []
 
 
-@pytest.mark.parametrize("error, expected", [
-    (ApiError("x", status=400, code="userNotLicensed", service_message="The user does not have a valid license."),
-     "Fix: assign the user a Dynamics 365 licence"),
-    (ApiError("x", status=400, code="userNotPartOfSecurityGroup", service_message="not a member"),
-     "Fix: add the user to the environment's security group"),
-    (PermissionDeniedError("x", status=403, code="Forbidden", service_message="does not have permission"),
+@pytest.mark.parametrize("status, code, message, expected", [
+    (400, "userNotLicensed", "The user does not have a valid license.", "Fix: assign the user a Dynamics 365 licence"),
+    (400, "userNotPartOfSecurityGroup", "not a member", "Fix: add the user to the environment's security group"),
+    (403, "Forbidden", "does not have permission",
      "Fix: register the client as a Power Platform admin management application"),
 ])
-def test_sync_diagnostics_name_the_fix(monkeypatch, capsys, error, expected):
-    h = harness(monkeypatch, capsys, admin_error=error)
-    result = h.run(dataverse_systemuser, {"upn": LYNNE_UPN, "sync": True, "access_mode": "non_interactive"})
+def test_sync_diagnostics_name_the_fix(tenant, status, code, message, expected):
+    dv = environment(tenant)
+    error = tenant.admin.error(status, code, message, "POST", ADD_USER)
+    tenant.admin.fail_always(error, "add_user")
+    result = tenant.run(upn=LYNNE_UPN, sync=True, access_mode="non_interactive")
     assert result["failed"] and expected in result["msg"]
-    assert "Could not add user_principal_name %s to %s" % (LYNNE_UPN, ENV_URL) in result["msg"]
-    assert result["status"] == error.status and result["error_code"] == error.code
-    assert h.dataverse.writes == []
+    assert "Could not add user %s to %s" % (LYNNE_UPN, ENV_URL) in result["msg"]
+    assert result["status"] == error.status == status and result["error_code"] == error.code == code
+    assert dv.writes() == []
 
 
-def test_add_user_without_answer_rereads_before_retrying(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    real = h.admin.add_user
-
-    def dropped_after_apply(env_id, oid):
-        real(env_id, oid)
-        raise TransportError("no answer")
-    h.admin.add_user = dropped_after_apply
-    result = h.run(dataverse_systemuser, {"entra_object_id": LYNNE_OID, "sync": True})
-    assert result["changed"] is True and len(h.admin.calls) == 1
+def test_sync_outside_the_environments_security_group_names_the_fix(tenant):
+    # Not scripted: the admin API itself refuses a user outside the environment's security group.
+    group = "0b5c2a8e-0000-4000-8000-000000000001"
+    tenant.graph.add_group({"id": group, "displayName": "Dynamics Prod Users"}, members=[])
+    dv = environment(tenant, security_group=group)
+    result = tenant.run(upn=LYNNE_UPN, sync=True)
+    assert result["failed"] and "Fix: add the user to the environment's security group" in result["msg"]
+    assert result["error_code"] == "userNotPartOfSecurityGroup" and lynne_rows(dv) == []
 
 
-def test_sync_user_never_appears_fails_after_bounded_wait(monkeypatch, capsys, no_sleep):
-    h = harness(monkeypatch, capsys)
-    h.admin.add_user = lambda env_id, oid: h.admin.calls.append((env_id, oid))
-    result = h.run(dataverse_systemuser, {"entra_object_id": LYNNE_OID, "sync": True})
+def test_add_user_without_answer_rereads_before_retrying(tenant):
+    dv = environment(tenant)
+    tenant.admin.fail("add_user", Lost(tenant.admin.no_answer("POST", ADD_USER)))  # applied, the answer lost
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
+    assert result["changed"] is True and len(tenant.admin.calls) == 1 and len(lynne_rows(dv)) == 1
+
+
+def test_sync_user_never_appears_fails_after_bounded_wait(tenant, no_sleep):
+    environment(tenant)
+    tenant.admin.fail("add_user", *[NO_EFFECT] * 5)  # accepted, and the user never shows up
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
     assert result["failed"] and "still missing after 30 s" in result["msg"]
     assert no_sleep == [1, 2, 4, 8, 15]
 
 
-def test_unknown_upn_in_entra_fails(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    result = h.run(dataverse_systemuser, {"upn": "ghost@contoso.onmicrosoft.com", "sync": True})
-    assert result["failed"] and "does not exist in Microsoft Entra ID" in result["msg"] and h.admin.calls == []
+def test_unknown_upn_in_entra_fails(tenant):
+    environment(tenant)
+    result = tenant.run(upn="ghost@contoso.onmicrosoft.com", sync=True)
+    assert result["failed"] and "does not exist in Microsoft Entra ID" in result["msg"] and tenant.admin.calls == []
 
 
-def test_systemuser_id_cannot_be_synced(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    result = h.run(dataverse_systemuser, {"systemuser_id": MEGAN_ID, "sync": True})
-    assert result["failed"] and "needs entra_object_id or user_principal_name" in result["msg"]
+def test_guid_that_is_no_entra_user_is_reported_by_the_admin_api(tenant):
+    # A GUID identity is taken as the Entra object id (a systemuserid cannot name a user not yet there).
+    environment(tenant)
+    result = tenant.run(identity=MEGAN_ID, sync=True)
+    assert result["failed"] and MEGAN_ID in result["msg"] and ENV_URL in result["msg"]
+    assert "Fix: give the user's UPN or Entra object id as identity" in result["msg"]
+    assert [call[0] for call in tenant.admin.calls][-1] == "add_user"
 
 
 def seven_non_interactive():
-    return [new_user("cccccccc-0000-0000-0000-00000000000%d" % i, "dddddddd-0000-0000-0000-00000000000%d" % i,
-                     "ni%d@contoso.onmicrosoft.com" % i, accessmode=4) for i in range(7)]
+    return [systemuser("cccccccc-0000-0000-0000-00000000000%d" % i, "dddddddd-0000-0000-0000-00000000000%d" % i,
+                       "ni%d@contoso.onmicrosoft.com" % i, accessmode=4) for i in range(7)]
 
 
 @pytest.mark.parametrize("org_resources", [True, False])
-def test_cap_of_seven_fails_without_write(monkeypatch, capsys, org_resources):
-    h = harness(monkeypatch, capsys, seven_non_interactive() + [megan()], org_resources=org_resources)
-    result = h.run(dataverse_systemuser, {"systemuser_id": MEGAN_ID, "access_mode": "non_interactive"})
+def test_cap_of_seven_fails_without_write(tenant, org_resources):
+    dv = environment(tenant, *seven_non_interactive(), megan(), organization_resources=org_resources)
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")
     assert result["failed"]
     assert "already has 7 non-interactive users, the maximum of 7 per environment" in result["msg"]
     assert "Fix: set another user of this environment back to read_write" in result["msg"]
-    assert h.dataverse.writes == []
+    assert dv.writes() == []
 
 
-def test_sixth_to_seventh_is_allowed(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys, seven_non_interactive()[:6] + [megan()])
-    result = h.run(dataverse_systemuser, {"systemuser_id": MEGAN_ID, "access_mode": "non_interactive"})
-    assert result["changed"] is True and len(h.dataverse.writes) == 1
+def test_sixth_to_seventh_is_allowed(tenant):
+    dv = environment(tenant, *seven_non_interactive()[:6], megan())
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")
+    assert result["changed"] is True and len(dv.writes()) == 1 and dv.non_interactive_count() == 7
 
 
-def test_cap_not_checked_when_already_non_interactive_or_other_mode(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys, seven_non_interactive() + [megan()])
-    result = h.run(dataverse_systemuser, {"systemuser_id": MEGAN_ID, "access_mode": "read"})
+def test_cap_not_checked_when_already_non_interactive_or_other_mode(tenant):
+    dv = environment(tenant, *seven_non_interactive(), megan())
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="read")
     assert result["changed"] is True
-    assert not any(read[0] == "RetrieveOrganizationResources()" for read in h.dataverse.reads)
+    assert "organization_resources" not in dv.names() and len(dv.calls_to("get_all")) == 1
 
 
-def test_access_mode_permission_error_names_fix(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys, [megan()])
-    h.dataverse.fail_next = [(ApiError("Dataverse PATCH failed: HTTP 403 0x80048d2f: no.", status=403,
-                                       code="0x80048d2f"), False)]
-    result = h.run(dataverse_systemuser, {"systemuser_id": MEGAN_ID, "access_mode": "read"})
-    assert result["failed"] and "Read-Write access mode" in result["msg"]
+def test_access_mode_permission_error_names_fix(tenant):
+    # The client's application user lacks System Administrator: Dataverse refuses the access-mode change.
+    dv = environment(tenant, megan(), caller_roles=[role_id(BASIC_T, ROOT_BU)])
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="read")
+    assert result["failed"] and "Read-Write access mode" in result["msg"] and result["error_code"] == "0x80048d2f"
+    assert dv.rows[MEGAN_ID]["accessmode"] == 0
 
 
-def test_environment_id_falls_back_to_the_admin_api_list(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-
-    def no_function():
-        raise ApiError("Resource not found for the segment", status=404, code="0x80060888")
-    h.dataverse.current_organization = no_function
-    looked_up = []
-    h.admin.environment_id_for_url = lambda url: looked_up.append(url) or ENV_ID
-    result = h.run(dataverse_systemuser, {"entra_object_id": LYNNE_OID, "sync": True})
-    assert result["changed"] is True and looked_up == [ENV_URL] and h.admin.calls == [(ENV_ID, LYNNE_OID)]
+def test_environment_id_falls_back_to_the_admin_api_list(tenant):
+    dv = environment(tenant)
+    dv.fail_always(dv.error(404, "0x80060888", "Resource not found for the segment 'RetrieveCurrentOrganization'."),
+                   "current_organization")
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
+    assert result["changed"] is True
+    assert tenant.admin.calls_to("environment_id_for_url") == [(ENV_URL,)]
+    assert tenant.admin.calls_to("add_user") == [(ENV_ID, LYNNE_OID)]
 
 
-def test_unknown_environment_url_in_admin_api_fails_clearly(monkeypatch, capsys):
-    h = harness(monkeypatch, capsys)
-    h.dataverse.current_organization = lambda: {"Detail": {}}
-    h.admin.environment_id_for_url = lambda url: None
-    result = h.run(dataverse_systemuser, {"entra_object_id": LYNNE_OID, "sync": True})
+def test_unknown_environment_url_in_admin_api_fails_clearly(tenant):
+    environment(tenant, environment_id=None)  # RetrieveCurrentOrganization without EnvironmentId
+    tenant.admin = FakeAdmin(instance_urls=[])  # and the admin API does not list the URL
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
     assert result["failed"] and "No Power Platform environment has the instance URL %s" % ENV_URL in result["msg"]
-    assert h.admin.calls == []
+    assert tenant.admin.calls_to("add_user") == []

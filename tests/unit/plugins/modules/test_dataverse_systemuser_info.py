@@ -1,19 +1,41 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.d365.identity.plugins.modules import dataverse_systemuser_info
-from ansible_collections.d365.identity.tests.unit.plugins.modules.dataverse_fake import (
-    LYNNE_OID, MEGAN_OID, SALES_BU, FakeDataverse, Harness, megan, new_user)
+from ansible_collections.d365.identity.tests.unit.fakes.dataverse import (
+    CALLER_ID, ENV_URL, FakeDataverse, SALES_BU, SALES_T, role_id, systemuser)
+
+MEGAN_ID = "aaaaaaaa-0000-0000-0000-000000000001"
+MEGAN_OID = "d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f"
+LYNNE_OID = "6b29e6f6-1445-4dd4-935a-349151f27467"
 
 
-def users():
-    return [megan(accessmode=4), new_user("aaaaaaaa-0000-0000-0000-000000000002", LYNNE_OID,
-                                          "lynne@contoso.onmicrosoft.com")]
+@pytest.fixture
+def tenant(tenant):
+    tenant.module = dataverse_systemuser_info
+    tenant.defaults["environment_url"] = ENV_URL
+    return tenant
 
 
-def test_by_upn_returns_user_roles_and_counts(monkeypatch, capsys):
-    dv = FakeDataverse(users())
-    result = Harness(monkeypatch, capsys, dv).run(dataverse_systemuser_info, {"upn": "MEGAN@contoso.onmicrosoft.com"})
+def environment(tenant, users=None, **kwargs):
+    """Megan (non-interactive, Salesperson in Sales EU) and Lynne (read-write), besides the client's application user."""
+    if users is None:
+        users = [systemuser(MEGAN_ID, MEGAN_OID, "megan@contoso.onmicrosoft.com", accessmode=4, business_unit=SALES_BU,
+                            roles=[role_id(SALES_T, SALES_BU)]),
+                 systemuser("aaaaaaaa-0000-0000-0000-000000000002", LYNNE_OID, "lynne@contoso.onmicrosoft.com")]
+    return tenant.add_environment(FakeDataverse(users=users, **kwargs))
+
+
+def reads(dv):
+    """(path, params) of each collection read."""
+    return dv.calls_to("get_all")
+
+
+def test_by_upn_returns_user_roles_and_counts(tenant):
+    dv = environment(tenant)
+    result = tenant.run(upn="MEGAN@contoso.onmicrosoft.com")
     assert result["changed"] is False
     [user] = result["systemusers"]
     assert user["azureactivedirectoryobjectid"] == MEGAN_OID
@@ -23,54 +45,56 @@ def test_by_upn_returns_user_roles_and_counts(monkeypatch, capsys):
     assert user["roles"][0]["businessunitid"] == SALES_BU
     assert result["non_interactive_count"] == 1 and result["non_interactive_max"] == 7
     # One GET gives the user and its roles.
-    path, params = dv.reads[0]
+    path, params = reads(dv)[0]
     assert params["$filter"] == "domainname eq 'MEGAN@contoso.onmicrosoft.com'"
     assert params["$expand"].startswith("systemuserroles_association($select=roleid,name,_roletemplateid_value")
     assert "_businessunitid_value" in params["$select"] and "accessmode" in params["$select"]
-    assert dv.writes == []
+    assert dv.writes() == []
 
 
-def test_missing_user_is_an_empty_list_not_a_failure(monkeypatch, capsys):
-    result = Harness(monkeypatch, capsys, FakeDataverse(users())).run(
-        dataverse_systemuser_info, {"entra_object_id": "0f0f0f0f-0000-0000-0000-000000000000"})
+def test_missing_user_is_an_empty_list_not_a_failure(tenant):
+    environment(tenant)
+    result = tenant.run(entra_object_id="0f0f0f0f-0000-0000-0000-000000000000")
     assert result["systemusers"] == [] and "failed" not in result
 
 
-def test_access_mode_filter_and_count_fallback(monkeypatch, capsys):
-    dv = FakeDataverse(users(), org_resources=False)
-    result = Harness(monkeypatch, capsys, dv).run(dataverse_systemuser_info, {"access_mode": "non_interactive"})
-    assert [u["domainname"] for u in result["systemusers"]] == ["megan@contoso.onmicrosoft.com"]
-    assert dv.reads[0][1]["$filter"] == "accessmode eq 4"
+def test_access_mode_filter_and_count_fallback(tenant):
+    dv = environment(tenant, organization_resources=False)
+    result = tenant.run(access_mode="non_interactive")
+    # Application users are non-interactive too (accessmode 4): the client's own is listed with Megan.
+    assert sorted(u["systemuserid"] for u in result["systemusers"]) == sorted([MEGAN_ID, CALLER_ID])
+    assert [u["domainname"] for u in result["systemusers"] if not u.get("applicationid")] == \
+        ["megan@contoso.onmicrosoft.com"]
+    assert reads(dv)[0][1]["$filter"] == "accessmode eq 4"
     # RetrieveOrganizationResources failed: counted rows instead (application users excluded), cap 7.
-    assert dv.reads[-1][1]["$filter"] == "accessmode eq 4 and applicationid eq null"
+    assert reads(dv)[-1][1]["$filter"] == "accessmode eq 4 and applicationid eq null"
     assert result["non_interactive_count"] == 1 and result["non_interactive_max"] == 7
 
 
-def test_identifier_and_access_mode_combine(monkeypatch, capsys):
-    dv = FakeDataverse(users())
-    result = Harness(monkeypatch, capsys, dv).run(dataverse_systemuser_info,
-                                                  {"entra_object_id": LYNNE_OID.upper(), "access_mode": "read_write"})
+def test_identifier_and_access_mode_combine(tenant):
+    dv = environment(tenant)
+    result = tenant.run(entra_object_id=LYNNE_OID.upper(), access_mode="read_write")
     assert len(result["systemusers"]) == 1
-    assert dv.reads[0][1]["$filter"] == "azureactivedirectoryobjectid eq %s and accessmode eq 0" % LYNNE_OID
+    assert reads(dv)[0][1]["$filter"] == \
+        "(azureactivedirectoryobjectid eq %s or systemuserid eq %s) and accessmode eq 0" % (LYNNE_OID, LYNNE_OID)
 
 
-def test_bad_guid_fails_before_any_request(monkeypatch, capsys):
-    dv = FakeDataverse(users())
-    result = Harness(monkeypatch, capsys, dv).run(dataverse_systemuser_info, {"systemuser_id": "x' or 1 eq 1"})
-    assert result["failed"] and "systemuser_id must be a GUID" in result["msg"]
-    assert dv.reads == []
+def test_a_non_guid_identity_is_a_quoted_domainname(tenant):
+    dv = environment(tenant)
+    result = tenant.run(identity="x' or 1 eq 1")
+    assert result["systemusers"] == []  # the quote is escaped: no filter injection
+    assert reads(dv)[0][1]["$filter"].startswith("domainname eq 'x'' or 1 eq 1'")
 
 
-def test_identifiers_are_mutually_exclusive(monkeypatch, capsys):
-    result = Harness(monkeypatch, capsys, FakeDataverse()).run(
-        dataverse_systemuser_info, {"upn": "a@b.c", "systemuser_id": "aaaaaaaa-0000-0000-0000-000000000002"})
+def test_identifiers_are_mutually_exclusive(tenant):
+    environment(tenant, users=[])
+    result = tenant.run(upn="a@b.c", systemuser_id="aaaaaaaa-0000-0000-0000-000000000002")
     assert result["failed"] and "mutually exclusive" in result["msg"]
 
 
-def test_count_can_be_skipped_for_polling(monkeypatch, capsys):
-    dv = FakeDataverse(users())
-    result = Harness(monkeypatch, capsys, dv).run(
-        dataverse_systemuser_info, {"entra_object_id": MEGAN_OID, "count_non_interactive": False})
+def test_count_can_be_skipped_for_polling(tenant):
+    dv = environment(tenant)
+    result = tenant.run(entra_object_id=MEGAN_OID, count_non_interactive=False)
     assert len(result["systemusers"]) == 1
     assert "non_interactive_count" not in result and "non_interactive_max" not in result
-    assert len(dv.reads) == 1  # only the user read: no RetrieveOrganizationResources, no count query
+    assert len(dv.calls) == 1  # only the user read: no RetrieveOrganizationResources, no count query
