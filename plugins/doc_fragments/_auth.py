@@ -6,7 +6,10 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Shared authentication and connection options (plugins/module_utils/_auth.py AUTH_ARGSPEC).
+    # Credential options (AUTH_ARGSPEC, plugins/module_utils/_auth/provider.py, built from the strategies in
+    # _auth/credentials.py) and connection options (CONNECTION_ARGSPEC, plugins/module_utils/_connection.py):
+    # D365Module merges both into every module. The defaults here repeat those constants; sanity and
+    # tests/unit/plugins/module_utils/test_auth_options.py check that they agree.
     DOCUMENTATION = r"""
 options:
   tenant_id:

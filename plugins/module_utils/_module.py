@@ -3,7 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to d365.identity: may change in any release.
-"""D365Module: merges the shared argument specs, builds clients, reports D365Error once.
+"""D365Module: merges the shared argument specs (credentials, connection, Dataverse), builds
+clients, reports D365Error once.
 
 It only wires plain option values into the clients; the clients never see the module.
 """
@@ -15,9 +16,11 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ._clients.admin_api import AdminApiClient
-from ._auth.provider import AUTH_ARGSPEC, HAS_MSAL, MSAL_IMPORT_ERROR, TokenProvider, default_instance_discovery
+from ._auth.credentials import HAS_MSAL, MSAL_IMPORT_ERROR
+from ._auth.provider import AUTH_ARGSPEC, TokenProvider, default_instance_discovery
 from ._auth.clouds import resolve_cloud
 from ._clients.dataverse import DATAVERSE_ARGSPEC, DataverseClient
+from ._connection import CONNECTION_ARGSPEC
 from ._errors import ConfigError, D365Error
 from ._clients.graph import GraphClient
 from ._transport.http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, new_session
@@ -26,7 +29,7 @@ from ._transport.urls import https_base, resource_scope
 
 class D365Module(AnsibleModule):
     def __init__(self, argument_spec=None, dataverse=False, **kwargs):
-        spec = dict(AUTH_ARGSPEC)
+        spec = dict(AUTH_ARGSPEC, **CONNECTION_ARGSPEC)
         if dataverse:
             spec.update(DATAVERSE_ARGSPEC)
         spec.update(argument_spec or {})
@@ -86,7 +89,7 @@ class D365Module(AnsibleModule):
                               "https://contoso.crm.dynamics.com.")
         url = https_base("environment_url", url)
         # The environment URL is the Dataverse resource: its scope is '<url>/.default'.
-        return DataverseClient(url, resource_scope(url), api_version=self.params.get("dataverse_api_version") or "v9.2",
+        return DataverseClient(url, resource_scope(url), api_version=self.params.get("dataverse_api_version"),
                                **self._client_kwargs())
 
     # -- outcome --------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from .._connection import CLOUD_ENVIRONMENT
 from .._errors import ConfigError
 
 Cloud = namedtuple("Cloud", "name authority_host graph_url graph_scope admin_api_url admin_api_scope")
@@ -57,7 +58,7 @@ CHOICES = sorted(CLOUDS)
 
 def resolve_cloud(name):
     """Return the Cloud for a name or alias, case-insensitively."""
-    key = (name or "public").strip().lower()
+    key = (name or CLOUD_ENVIRONMENT).strip().lower()
     key = ALIASES.get(key, key)
     if key not in CLOUDS:
         raise ConfigError(

@@ -12,12 +12,18 @@ users sharing a directory, so:
 - files are created 0600 with O_EXCL and renamed into place: readers never see half a file;
 - a file not owned by us, or readable by group/other, is never read nor rewritten in place;
 - writers merge under an flock on ``<key>.lock``, so two tasks never drop each other's token;
+- a process that misses the cache asks the identity platform only while it holds the flock on
+  ``<key>.<scope digest>.acquire.lock`` (acquiring()), and re-reads the file first: N tasks that miss
+  at the same moment make one token request, the others find its token. The kernel drops an flock
+  when its holder dies; a holder that is alive but stuck is waited for ACQUIRE_WAIT, then the waiter
+  asks on its own (one more token request, never a hang);
 - temp files of killed writers are removed by the next writer;
 - only a directory we create is made 0700: a user-chosen directory keeps its mode.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -97,19 +103,39 @@ def merge(base, ours, disk, now=None):
 
 
 LOCK_WAIT = 10.0  # s; a writer holds the lock for milliseconds: past this, stop caching instead of hanging
+# s; the acquisition lock is held while one process asks (OpenID metadata and the token: under a second
+# normally, longer when the identity platform is slow or its answers are retried); past this a waiter asks itself.
+ACQUIRE_WAIT = 20.0
+LOCK_POLL = 0.02  # s between tries: flock has no timeout of its own
 
 
-def _lock(fd, wait):
-    """flock(LOCK_EX) with a deadline; OSError when another holder keeps it longer (callers stop caching)."""
+def _wait_for_lock(fd, wait):
+    """flock(LOCK_EX) with a deadline: True once held, False when another holder keeps it longer."""
     deadline = time.monotonic() + wait
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise OSError("token cache lock still held after %.0f s" % wait) from None
-            time.sleep(0.05)
+                return False
+            time.sleep(LOCK_POLL)
+
+
+def _lock(fd, wait):
+    """flock(LOCK_EX) with a deadline; OSError when another holder keeps it longer (callers stop caching)."""
+    if not _wait_for_lock(fd, wait):
+        raise OSError("token cache lock still held after %.0f s" % wait)
+
+
+def _open_lock(path):
+    """An fd of our own lock file (created 0600), or OSError; never through a symlink or another user's file."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise OSError("lock file %s belongs to another user or is no file" % path)
+    return fd
 
 
 class FileTokenCache:
@@ -124,10 +150,10 @@ class FileTokenCache:
         self._base = {}
 
     def load(self):
-        """The cached state, or None when there is no trustworthy file."""
+        """The cached state, or None when there is no trustworthy file, or it holds no (or an empty) JSON object."""
         serialized = self._read()
         self._base = _parse(serialized)
-        return serialized
+        return serialized if self._base else None
 
     def save(self, serialized):
         """Merge our changes into the current file under the lock, then replace it atomically.
@@ -135,10 +161,8 @@ class FileTokenCache:
         Raises OSError when the directory cannot be used; callers then stop caching.
         """
         self._ensure_dir()
-        lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o600)
+        lock_fd = _open_lock(self.lock_path)
         try:
-            if os.fstat(lock_fd).st_uid != os.geteuid():
-                raise OSError("lock file %s belongs to another user" % self.lock_path)
             _lock(lock_fd, LOCK_WAIT)
             self._remove_stale_tmp()
             ours = _parse(serialized)
@@ -148,6 +172,33 @@ class FileTokenCache:
             self._base = ours
         finally:
             os.close(lock_fd)  # releases the flock
+
+    def acquire_lock_path(self, scope):
+        """One lock per cache file and scope: tokens for other resources are not held up. The
+        scope is digested only to make a file name of it (it is no secret)."""
+        digest = hashlib.sha256(scope.encode("utf-8")).hexdigest()[:16]
+        return os.path.join(self.directory, "%s.%s.acquire.lock" % (self.key, digest))
+
+    @contextlib.contextmanager
+    def acquiring(self, scope):
+        """Hold the acquisition lock of scope while asking the identity platform for a token.
+
+        Yields True when held: then load() again, as the holder before us may have saved the
+        token, and save() before leaving. Yields False when the lock is unusable (no directory,
+        a lock file of another user, which could hold it forever) or still held after
+        ACQUIRE_WAIT: the caller then asks on its own, as without this lock. Raises no OSError of its own.
+        """
+        fd = None
+        try:
+            self._ensure_dir()
+            fd = _open_lock(self.acquire_lock_path(scope))
+        except OSError:
+            pass
+        try:
+            yield fd is not None and _wait_for_lock(fd, ACQUIRE_WAIT)
+        finally:
+            if fd is not None:
+                os.close(fd)  # releases the flock; the kernel does the same if we die first
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -13,10 +13,12 @@ from ansible.module_utils.basic import env_fallback
 from .._odata import guid
 from .._transport.http import ApiClient
 
+API_VERSION = "v9.2"  # default of dataverse_api_version
+
 DATAVERSE_ARGSPEC = {
     "environment_url": {"type": "str", "aliases": ["org_url"],
                         "fallback": (env_fallback, ["D365_ENVIRONMENT_URL"])},
-    "dataverse_api_version": {"type": "str", "default": "v9.2"},
+    "dataverse_api_version": {"type": "str", "default": API_VERSION},
 }
 
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
@@ -32,7 +34,7 @@ class DataverseClient(ApiClient):
 
     def __init__(self, environment_url, *args, **kwargs):
         self.environment_url = environment_url.rstrip("/")
-        self.api_version = kwargs.pop("api_version", "v9.2")
+        self.api_version = kwargs.pop("api_version", None) or API_VERSION  # also for an empty option
         super().__init__(self.environment_url + "/api/data/" + self.api_version, *args, **kwargs)
         self.service = "Dataverse " + self.environment_url
 

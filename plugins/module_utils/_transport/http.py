@@ -17,6 +17,7 @@ import time
 import traceback
 from urllib.parse import urlsplit
 
+from .._connection import MAX_RETRIES, TIMEOUT
 from .._errors import ApiError, CheckModeWriteError, ConflictError, NotFoundError, PermissionDeniedError, TransportError
 from .retry import RetryBudget, parse_retry_after
 from .urls import join
@@ -93,7 +94,7 @@ class ApiClient:
     service = "API"
     default_headers = {"Accept": "application/json"}
 
-    def __init__(self, base_url, scope, token_provider, session, timeout=30, max_retries=6,
+    def __init__(self, base_url, scope, token_provider, session, timeout=TIMEOUT, max_retries=MAX_RETRIES,
                  max_total_wait=MAX_TOTAL_WAIT, sleep=time.sleep, check_mode=False):
         self.base_url = base_url.rstrip("/")
         # A safety net under every module's check-mode branches: in check mode no write leaves the process.

@@ -2,16 +2,22 @@
 from __future__ import annotations
 
 import datetime
+import fcntl
 import json
 import os
 import stat
+import subprocess
+import sys
+import threading
 import time
 import traceback
 
 import pytest
 import requests
 
+from ansible_collections.d365.identity.plugins.module_utils._auth import credentials as _credentials
 from ansible_collections.d365.identity.plugins.module_utils._auth import provider as _auth
+from ansible_collections.d365.identity.plugins.module_utils._auth import token_cache as _token_cache
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, AuthError, ConfigError, TransportError)
 from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, scrub_queries
@@ -26,11 +32,11 @@ PARAMS = {"tenant_id": "tenant-1", "client_id": "client-1", "client_secret": SEC
 
 
 def test_auto_prefers_secret_then_certificate(tmp_path):
-    assert _auth.select_credential(dict(PARAMS, client_certificate_path="/x")).name == "client_secret"
+    assert _credentials.select_credential(dict(PARAMS, client_certificate_path="/x")).name == "client_secret"
     pem = tmp_path / "c.pem"
     pem.write_text("-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"
                    "-----BEGIN CERTIFICATE-----\ny\n-----END CERTIFICATE-----\n")
-    cred = _auth.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(pem)})
+    cred = _credentials.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(pem)})
     assert cred.name == "certificate"
     assert cred.msal_credential()["public_certificate"].startswith("-----BEGIN CERTIFICATE-----")
     assert "thumbprint" not in cred.msal_credential()  # msal computes the SHA-256 thumbprint
@@ -38,7 +44,7 @@ def test_auto_prefers_secret_then_certificate(tmp_path):
 
 def test_auto_without_credentials_lists_what_is_missing():
     with pytest.raises(ConfigError) as caught:
-        _auth.select_credential({"tenant_id": None, "client_id": "c"})
+        _credentials.select_credential({"tenant_id": None, "client_id": "c"})
     text = caught.value.message
     for name in ("client_secret", "AZURE_CLIENT_SECRET", "client_certificate_path", "tenant_id",
                  "AZURE_TENANT_ID", "managed_identity"):
@@ -48,7 +54,7 @@ def test_auto_without_credentials_lists_what_is_missing():
 
 def test_explicit_method_validates_its_options():
     with pytest.raises(ConfigError, match="client_secret needs client_id"):
-        _auth.select_credential({"auth_method": "client_secret", "tenant_id": "t", "client_secret": SECRET})
+        _credentials.select_credential({"auth_method": "client_secret", "tenant_id": "t", "client_secret": SECRET})
 
 
 @pytest.mark.parametrize("content, message", [
@@ -60,25 +66,25 @@ def test_certificate_file_checked_before_network(tmp_path, content, message):
     pem = tmp_path / "c.pem"
     pem.write_text(content)
     with pytest.raises(ConfigError, match=message):
-        _auth.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(pem)})
+        _credentials.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(pem)})
 
 
 def test_unreadable_certificate(tmp_path):
     with pytest.raises(ConfigError, match="cannot be read"):
-        _auth.select_credential({"tenant_id": "t", "client_id": "c",
-                                 "client_certificate_path": str(tmp_path / "missing.pem")})
+        _credentials.select_credential({"tenant_id": "t", "client_id": "c",
+                                        "client_certificate_path": str(tmp_path / "missing.pem")})
 
 
 def test_managed_identity_needs_nothing():
-    cred = _auth.select_credential({"auth_method": "managed_identity"})
+    cred = _credentials.select_credential({"auth_method": "managed_identity"})
     assert cred.name == "managed_identity"
     assert cred.msal_identity()["ManagedIdentityIdType"] == "SystemAssigned"
-    cred = _auth.select_credential({"auth_method": "managed_identity", "client_id": "uami-1"})
+    cred = _credentials.select_credential({"auth_method": "managed_identity", "client_id": "uami-1"})
     assert cred.msal_identity()["Id"] == "uami-1"
 
 
 def provider(http, store=None, **kwargs):
-    credential = _auth.select_credential(dict(PARAMS))
+    credential = _credentials.select_credential(dict(PARAMS))
     return _auth.TokenProvider(credential, AUTHORITY_HOST, http, cache_store=store, instance_discovery=False,
                                sleep=lambda s: None, **kwargs)
 
@@ -221,8 +227,8 @@ def test_binary_certificate_formats_name_the_conversion(tmp_path, kind, command,
     path = tmp_path / "client.bin" if renamed else paths[kind]  # detected by content, not by name
     path.write_bytes(contents[kind])
     with pytest.raises(ConfigError) as caught:
-        _auth.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(path),
-                                 "client_certificate_password": "pw"})
+        _credentials.select_credential({"tenant_id": "t", "client_id": "c", "client_certificate_path": str(path),
+                                        "client_certificate_password": "pw"})
     assert command % path in caught.value.message
     assert "pw" not in caught.value.message.replace(str(path), "")
 
@@ -246,7 +252,7 @@ class FakeManagedIdentityHttp:
 
 
 def mi_provider(http, store, client_id=None):
-    credential = _auth.select_credential({"auth_method": "managed_identity", "client_id": client_id})
+    credential = _credentials.select_credential({"auth_method": "managed_identity", "client_id": client_id})
     return _auth.TokenProvider(credential, AUTHORITY_HOST, http, cache_store=store, instance_discovery=False,
                                sleep=lambda s: None)
 
@@ -383,3 +389,183 @@ def test_unwritable_cache_dir_does_not_fail_the_task(tmp_path):
     assert tokens.get_token(SCOPE) == "at-1"
     assert tokens.get_token("https://other.example/.default") == "at-2"
     assert tokens.cache_store is None
+
+
+# -- parallel processes share one token request -----------------------------------------------------
+
+
+class SlowIdentityHttp(FakeIdentityHttp):
+    """A token endpoint that takes its time, so that every caller misses the cache while it answers."""
+
+    def __init__(self, delay=0.3, **kwargs):
+        super().__init__(**kwargs)
+        self.delay = delay
+
+    def post(self, url, params=None, data=None, headers=None, **kwargs):
+        time.sleep(self.delay)
+        return super().post(url, params=params, data=data, headers=headers, **kwargs)
+
+    def discovery(self):
+        return [url for url in self.gets if url.endswith("/.well-known/openid-configuration")]
+
+
+def store_in(directory):
+    return FileTokenCache(str(directory), cache_key(AUTHORITY_HOST, "tenant-1", "client-1", fingerprint(SECRET)))
+
+
+def in_threads(count, call):
+    """call(index) in count threads released at once; their results in order."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(index):
+        barrier.wait()
+        results[index] = call(index)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.parametrize("count", [2, 5])
+def test_parallel_cold_providers_make_one_token_request(tmp_path, count):
+    http = SlowIdentityHttp()  # one token endpoint for all, counting every request
+    tokens = [provider(http, store_in(tmp_path)) for dummy in range(count)]  # each its own file handle, as forks
+    assert in_threads(count, lambda index: tokens[index].get_token(SCOPE)) == ["at-1"] * count
+    assert len(http.token_posts) == 1
+    assert len(http.discovery()) == 1  # only the one that asked built an msal application
+    assert sorted(t.requests_made for t in tokens) == [0] * (count - 1) + [1]
+
+
+def test_parallel_cold_managed_identities_make_one_token_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("IDENTITY_ENDPOINT", "http://127.0.0.1:1/msi/token")
+    monkeypatch.setenv("IDENTITY_HEADER", "header")
+
+    class Slow(FakeManagedIdentityHttp):
+        def get(self, url, params=None, headers=None, **kwargs):
+            time.sleep(0.3)
+            return super().get(url, params=params, headers=headers, **kwargs)
+
+    http = Slow()
+    tokens = [mi_provider(http, FileTokenCache(str(tmp_path), "mi")) for dummy in range(3)]
+    assert in_threads(3, lambda index: tokens[index].get_token(SCOPE)) == ["mi-1"] * 3
+    assert len(http.gets) == 1
+
+
+ASKING_CHILD = """
+import sys, time
+from ansible_collections.d365.identity.plugins.module_utils._auth import credentials, provider, token_cache
+from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp
+
+class Http(FakeIdentityHttp):
+    def post(self, *args, **kwargs):
+        print("asking", flush=True)  # holding the acquisition lock now
+        if sys.argv[3] == "die":
+            time.sleep(120)  # killed while asking
+        time.sleep(1.0)
+        return super().post(*args, **kwargs)
+
+credential = credentials.select_credential({"tenant_id": "tenant-1", "client_id": "client-1", "client_secret": sys.argv[2]})
+store = token_cache.FileTokenCache(sys.argv[1], token_cache.cache_key("https://login.example", "tenant-1", "client-1",
+                                                                      token_cache.fingerprint(sys.argv[2])))
+tokens = provider.TokenProvider(credential, "https://login.example", Http(), cache_store=store,
+                                instance_discovery=False)
+print(tokens.get_token("https://graph.microsoft.com/.default").replace("at-", "child-"), flush=True)
+"""
+
+
+def asking_child(directory, mode_="finish"):
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(os.path.join(os.path.dirname(_auth.__file__), *[".."] * 6)))
+    process = subprocess.Popen([sys.executable, "-c", ASKING_CHILD, str(directory), SECRET, mode_], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "asking", process.stderr.read()
+    return process
+
+
+def test_a_process_waiting_on_the_lock_takes_the_token_the_holder_saved(tmp_path):
+    child = asking_child(tmp_path)  # asks Entra while holding the lock; saves, then lets go
+    http = FakeIdentityHttp()
+    started = time.monotonic()
+    assert provider(http, store_in(tmp_path)).get_token(SCOPE) == "at-1"  # the child's token, from the file
+    assert 0.3 < time.monotonic() - started < 15
+    assert http.token_posts == [] and http.gets == []  # no request at all, not even OpenID metadata
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert out.strip() == "child-1"
+
+
+def test_a_killed_holder_does_not_hold_up_the_others(tmp_path):
+    child = asking_child(tmp_path, "die")
+    child.kill()  # SIGKILL while asking: nothing saved, the kernel drops its flock
+    child.wait(timeout=60)
+    http = FakeIdentityHttp()
+    started = time.monotonic()
+    assert provider(http, store_in(tmp_path)).get_token(SCOPE) == "at-1"
+    assert time.monotonic() - started < 5  # well before ACQUIRE_WAIT
+    assert len(http.token_posts) == 1
+
+
+def test_a_stuck_holder_is_waited_for_until_the_deadline_then_we_ask(tmp_path, monkeypatch):
+    monkeypatch.setattr(_token_cache, "ACQUIRE_WAIT", 0.5)
+    store = store_in(tmp_path)
+    os.makedirs(store.directory, exist_ok=True)
+    with open(store.acquire_lock_path(SCOPE), "a+", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # alive, never lets go
+        http = FakeIdentityHttp()
+        started = time.monotonic()
+        assert provider(http, store).get_token(SCOPE) == "at-1"
+        assert 0.5 <= time.monotonic() - started < 5
+        assert len(http.token_posts) == 1
+    assert provider(FakeIdentityHttp(), store_in(tmp_path)).get_token(SCOPE) == "at-1"  # and it was saved
+
+
+def issued(token):
+    return FakeResponse(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
+
+
+def test_forced_refreshes_after_the_same_401_share_one_new_token(tmp_path):
+    assert provider(FakeIdentityHttp(token_answers=[issued("old")]), store_in(tmp_path)).get_token(SCOPE) == "old"
+    first, second = FakeIdentityHttp(token_answers=[issued("new")]), FakeIdentityHttp(token_answers=[issued("newer")])
+    one, two = provider(first, store_in(tmp_path)), provider(second, store_in(tmp_path))
+    assert one.get_token(SCOPE) == "old" and two.get_token(SCOPE) == "old"  # both from the file
+    assert one.get_token(SCOPE, force_refresh=True) == "new"  # "old" refused: one new token
+    assert two.get_token(SCOPE, force_refresh=True) == "new"  # "old" refused here too: the new one, no request
+    assert second.token_posts == []
+    assert two.get_token(SCOPE, force_refresh=True) == "newer"  # "new" refused as well: now it asks
+    assert len(second.token_posts) == 1
+    with open(store_in(tmp_path).path, encoding="utf-8") as handle:
+        assert [at["secret"] for at in json.load(handle)["AccessToken"].values()] == ["newer"]
+
+
+def test_openid_metadata_fetched_once_per_provider(tmp_path):
+    http = SlowIdentityHttp(delay=0, token_answers=[FakeResponse(503, {"error": "temporarily_unavailable"})])
+    tokens = provider(http, store_in(tmp_path))
+    assert tokens.get_token(SCOPE) == "at-2"  # a retry: a new application, which asks again (no replayed 503)
+    assert tokens.get_token("https://org.crm.dynamics.com/.default") == "at-3"  # another resource, another app
+    assert len(http.token_posts) == 3
+    assert len(http.discovery()) == 1
+
+
+def test_metadata_http_cache_keeps_msal_get_answers_only():
+    cache = _auth.MetadataHttpCache()
+    cache["GET https://login.example/t/v2.0/.well-known/openid-configuration hash=x 2xx"] = "metadata"
+    cache["_index_"] = ([], {})
+    cache["POST https://login.example/t/oauth2/v2.0/token client_id=c scope=s hash=h 429/5xx/Retry-After"] = "503"
+    cache["POST https://login.example/t/oauth2/v2.0/token hash=h 400"] = "400"
+    assert sorted(cache) == ["GET https://login.example/t/v2.0/.well-known/openid-configuration hash=x 2xx",
+                             "_index_"]
+
+
+@pytest.mark.parametrize("content", ["[]", "{not json"])
+def test_corrupt_cache_file_costs_one_token_request(tmp_path, content):
+    store = store_in(tmp_path)
+    os.makedirs(store.directory, exist_ok=True)
+    with open(os.open(store.path, os.O_WRONLY | os.O_CREAT, 0o600), "w", encoding="utf-8") as handle:
+        handle.write(content)
+    http = FakeIdentityHttp()
+    assert provider(http, store).get_token(SCOPE) == "at-1"
+    assert len(http.token_posts) == 1
+    assert provider(FakeIdentityHttp(), store_in(tmp_path)).get_token(SCOPE) == "at-1"  # replaced by a good file

@@ -268,3 +268,108 @@ def test_a_lock_held_too_long_stops_caching_instead_of_hanging(tmp_path, monkeyp
             FileTokenCache(str(tmp_path), KEY).save(json.dumps(state("b")))
         assert time.monotonic() - started < 5
     assert "b" not in open(store.path, encoding="utf-8").read()
+
+
+# -- acquisition lock ----------------------------------------------------------------------
+
+SCOPE = "https://graph.microsoft.com/.default"
+
+HOLDER = """
+import sys, time
+from ansible_collections.d365.identity.plugins.module_utils._auth import token_cache as _token_cache
+store = _token_cache.FileTokenCache(sys.argv[1], sys.argv[2])
+with store.acquiring(sys.argv[3]) as held:
+    print("held" if held else "not held", flush=True)
+    time.sleep(float(sys.argv[4]))
+"""
+
+
+def holder(directory, scope, seconds):
+    """A child process holding the acquisition lock of scope for seconds, once it has printed "held"."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, directory, KEY, scope, str(seconds)],
+                               env=dict(os.environ, PYTHONPATH=IMPORT_ROOT), stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "held"
+    return process
+
+
+def timed_acquiring(store, scope=SCOPE):
+    started = time.monotonic()
+    with store.acquiring(scope) as held:
+        return held, time.monotonic() - started
+
+
+def test_acquisition_lock_is_per_scope_private_and_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(_token_cache, "ACQUIRE_WAIT", 0.3)
+    mine, other = FileTokenCache(str(tmp_path / "cache"), KEY), FileTokenCache(str(tmp_path / "cache"), KEY)
+    with mine.acquiring(SCOPE) as held:
+        assert held
+        path = mine.acquire_lock_path(SCOPE)
+        assert os.path.basename(path).startswith(KEY + ".") and path.endswith(".acquire.lock")
+        assert mode(path) == 0o600 and mode(mine.directory) == 0o700
+        assert timed_acquiring(other, "https://other.example/.default")[0]  # another resource: not held up
+        held_too, waited = timed_acquiring(other)
+        assert not held_too and 0.3 <= waited < 3  # the deadline, then the caller asks on its own
+        assert os.path.exists(path)
+    assert timed_acquiring(other)[0]  # released on leaving
+    assert tmp_files(mine.directory) == []
+
+
+def test_acquisition_lock_waits_for_a_live_holder(tmp_path):
+    directory = str(tmp_path)
+    process = holder(directory, SCOPE, 1.0)
+    held, waited = timed_acquiring(FileTokenCache(directory, KEY))
+    assert held and 0.5 < waited < 10
+    assert process.wait(timeout=60) == 0
+
+
+def test_acquisition_lock_of_a_killed_holder_is_free_at_once(tmp_path):
+    directory = str(tmp_path)
+    process = holder(directory, SCOPE, 120)  # would outlast ACQUIRE_WAIT
+    process.kill()  # SIGKILL: no clean-up of its own, the kernel drops the flock
+    process.wait(timeout=60)
+    held, waited = timed_acquiring(FileTokenCache(directory, KEY))
+    assert held and waited < 2
+
+
+def test_acquisition_lock_file_of_another_owner_is_not_waited_for(tmp_path, monkeypatch):
+    store = FileTokenCache(str(tmp_path), KEY)
+    plant(store.acquire_lock_path(SCOPE), "", 0o666)
+    make_foreign(store.acquire_lock_path(SCOPE), monkeypatch)
+    held, waited = timed_acquiring(store)  # its owner could hold it forever: ask without it
+    assert not held and waited < 1
+
+
+def test_acquisition_lock_is_not_a_symlink_target(tmp_path):
+    victim = tmp_path / "victim"
+    plant(str(victim), "keep", 0o600)
+    store = FileTokenCache(str(tmp_path / "cache"), KEY)
+    os.makedirs(store.directory, mode=0o700)
+    os.symlink(str(victim), store.acquire_lock_path(SCOPE))
+    assert timed_acquiring(store)[0] is False
+    assert victim.read_text() == "keep"
+
+
+def test_acquisition_lock_without_a_usable_directory_does_not_raise(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    held, waited = timed_acquiring(FileTokenCache(str(blocker / "cache"), KEY))
+    assert not held and waited < 1
+
+
+def test_acquisition_lock_is_released_when_the_body_raises(tmp_path):
+    store = FileTokenCache(str(tmp_path), KEY)
+    with pytest.raises(RuntimeError):
+        with store.acquiring(SCOPE) as held:
+            assert held
+            raise RuntimeError("token request failed")
+    assert timed_acquiring(FileTokenCache(str(tmp_path), KEY))[0]
+
+
+@pytest.mark.parametrize("content", ["[]", "not json", "\"text\"", "{}"])
+def test_cache_file_without_a_json_object_loads_as_empty(tmp_path, content):
+    store = FileTokenCache(str(tmp_path), KEY)
+    plant(store.path, content, 0o600)
+    assert store.load() is None  # msal's deserialize would take "[]" and fail later
+    store.save(json.dumps(state("a")))
+    with open(store.path, encoding="utf-8") as handle:
+        assert list(json.load(handle)["AccessToken"]) == ["a"]
