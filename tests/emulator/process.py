@@ -63,6 +63,20 @@ class EmulatorProcess:
         })
         return env
 
+    def credential_env(self, token_cache_dir, method):
+        """client_env for one auth method: client_secret, certificate or managed_identity."""
+        ep = self.endpoints
+        env = self.client_env(token_cache_dir)
+        if method != "client_secret":
+            env.pop("AZURE_CLIENT_SECRET")
+        if method == "certificate":
+            env.update(AZURE_CLIENT_ID=ep["certificate_client_id"],
+                       AZURE_CLIENT_CERTIFICATE_PATH=ep["client_certificate_path"])
+        if method == "managed_identity":
+            env.pop("AZURE_CLIENT_ID")
+            env.update(IDENTITY_ENDPOINT=ep["managed_identity_endpoint"], IDENTITY_HEADER=ep["managed_identity_header"])
+        return env
+
     def stop(self):
         self.process.terminate()
         try:

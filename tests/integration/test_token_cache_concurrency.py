@@ -156,17 +156,7 @@ def test_parallel_processes_share_the_cache(emulator, tmp_path):
 
 
 def fork_env(emulator, cache_dir, method):
-    ep = emulator.endpoints
-    env = emulator.client_env(cache_dir)
-    env["PYTHONPATH"] = IMPORT_ROOT
-    if method != "client_secret":
-        env.pop("AZURE_CLIENT_SECRET")
-    if method == "certificate":
-        env.update(AZURE_CLIENT_ID=ep["certificate_client_id"], AZURE_CLIENT_CERTIFICATE_PATH=ep["client_certificate_path"])
-    if method == "managed_identity":
-        env.pop("AZURE_CLIENT_ID")
-        env.update(IDENTITY_ENDPOINT=ep["managed_identity_endpoint"], IDENTITY_HEADER=ep["managed_identity_header"])
-    return env
+    return dict(emulator.credential_env(cache_dir, method), PYTHONPATH=IMPORT_ROOT)
 
 
 def run_forks(emulator, cache_dir, method):

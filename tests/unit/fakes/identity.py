@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse
 
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -55,6 +57,21 @@ class FakeIdentityHttp:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    def close(self):
+        return None
+
+
+class FakeManagedIdentityHttp:
+    """The App Service managed identity endpoint msal's ManagedIdentityClient calls (a GET per token)."""
+
+    def __init__(self):
+        self.gets = []
+
+    def get(self, url, params=None, headers=None, **kwargs):
+        self.gets.append(dict(params or {}))
+        return FakeResponse(200, {"access_token": "mi-%d" % len(self.gets), "token_type": "Bearer",
+                                  "expires_on": str(int(time.time()) + 3600), "resource": params["resource"]})
 
     def close(self):
         return None

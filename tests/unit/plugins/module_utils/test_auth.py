@@ -23,7 +23,7 @@ from ansible_collections.d365.identity.plugins.module_utils._errors import (
 from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, scrub_queries
 from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import FileTokenCache, cache_key, fingerprint
 from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, FakeSession
-from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp
+from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp, FakeManagedIdentityHttp
 
 SECRET = "s3cret-Value~that-must-not-leak"
 AUTHORITY_HOST = "https://login.example"
@@ -234,21 +234,6 @@ def test_binary_certificate_formats_name_the_conversion(tmp_path, kind, command,
 
 
 # -- managed identity ---------------------------------------------------------------------
-
-
-class FakeManagedIdentityHttp:
-    """The App Service managed identity endpoint msal's ManagedIdentityClient calls."""
-
-    def __init__(self):
-        self.gets = []
-
-    def get(self, url, params=None, headers=None, **kwargs):
-        self.gets.append(dict(params or {}))
-        return FakeResponse(200, {"access_token": "mi-%d" % len(self.gets), "token_type": "Bearer",
-                                  "expires_on": str(int(time.time()) + 3600), "resource": params["resource"]})
-
-    def close(self):
-        return None
 
 
 def mi_provider(http, store, client_id=None):
@@ -485,26 +470,37 @@ def asking_child(directory, mode_="finish"):
     return process
 
 
-def test_a_process_waiting_on_the_lock_takes_the_token_the_holder_saved(tmp_path):
+def lock_waits(monkeypatch):
+    """What each wait for an acquisition lock ended with: True = got it, False = gave up (deadline)."""
+    outcomes, real = [], _token_cache._wait_for_lock
+
+    def spy(fd, deadline):
+        outcomes.append(real(fd, deadline))
+        return outcomes[-1]
+    monkeypatch.setattr(_token_cache, "_wait_for_lock", spy)
+    return outcomes
+
+
+def test_a_process_waiting_on_the_lock_takes_the_token_the_holder_saved(tmp_path, monkeypatch):
     child = asking_child(tmp_path)  # asks Entra while holding the lock; saves, then lets go
     http = FakeIdentityHttp()
-    started = time.monotonic()
+    waits = lock_waits(monkeypatch)
     assert provider(http, store_in(tmp_path)).get_token(SCOPE) == "at-1"  # the child's token, from the file
-    assert 0.3 < time.monotonic() - started < 15
+    assert waits[0] is True  # the acquisition lock: waited for the holder and got it, not the deadline
     assert http.token_posts == [] and http.gets == []  # no request at all, not even OpenID metadata
     out, err = child.communicate(timeout=60)
     assert child.returncode == 0, err
     assert out.strip() == "child-1"
 
 
-def test_a_killed_holder_does_not_hold_up_the_others(tmp_path):
+def test_a_killed_holder_does_not_hold_up_the_others(tmp_path, monkeypatch):
     child = asking_child(tmp_path, "die")
     child.kill()  # SIGKILL while asking: nothing saved, the kernel drops its flock
     child.wait(timeout=60)
     http = FakeIdentityHttp()
-    started = time.monotonic()
+    waits = lock_waits(monkeypatch)
     assert provider(http, store_in(tmp_path)).get_token(SCOPE) == "at-1"
-    assert time.monotonic() - started < 5  # well before ACQUIRE_WAIT
+    assert waits[0] is True  # the acquisition lock was free again: no waiting out the deadline
     assert len(http.token_posts) == 1
 
 
@@ -515,9 +511,9 @@ def test_a_stuck_holder_is_waited_for_until_the_deadline_then_we_ask(tmp_path, m
     with open(store.acquire_lock_path(SCOPE), "a+", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # alive, never lets go
         http = FakeIdentityHttp()
-        started = time.monotonic()
+        waits = lock_waits(monkeypatch)
         assert provider(http, store).get_token(SCOPE) == "at-1"
-        assert 0.5 <= time.monotonic() - started < 5
+        assert waits[0] is False  # the acquisition lock: deadline passed, it asked on its own instead of hanging
         assert len(http.token_posts) == 1
     assert provider(FakeIdentityHttp(), store_in(tmp_path)).get_token(SCOPE) == "at-1"  # and it was saved
 

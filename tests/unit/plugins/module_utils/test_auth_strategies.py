@@ -20,7 +20,7 @@ from ansible_collections.d365.identity.plugins.module_utils._auth.provider impor
 from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import FileTokenCache, fingerprint
 from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, ConfigError
 from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse
-from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp
+from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp, FakeManagedIdentityHttp
 
 SECRET = "s3cret-Value~that-must-not-leak"
 AUTHORITY_HOST = "https://login.example"
@@ -204,19 +204,6 @@ def test_refusal_is_mapped_once_for_every_strategy():
 
 class Renamed(ManagedIdentityCredential):
     name = "renamed_identity"
-
-
-class FakeManagedIdentityHttp:
-    def __init__(self):
-        self.gets = []
-
-    def get(self, url, params=None, headers=None, **kwargs):
-        self.gets.append(dict(params or {}))
-        return FakeResponse(200, {"access_token": "mi-%d" % len(self.gets), "token_type": "Bearer",
-                                  "expires_on": str(int(time.time()) + 3600), "resource": params["resource"]})
-
-    def close(self):
-        return None
 
 
 def test_behaviour_follows_the_class_not_the_name(monkeypatch, tmp_path):
