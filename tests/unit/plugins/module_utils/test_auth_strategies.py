@@ -19,7 +19,6 @@ from ansible_collections.d365.identity.plugins.module_utils._auth.credentials im
 from ansible_collections.d365.identity.plugins.module_utils._auth.provider import AUTH_ARGSPEC, TokenProvider
 from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import FileTokenCache, fingerprint
 from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, ConfigError
-from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse
 from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp, FakeManagedIdentityHttp
 
 SECRET = "s3cret-Value~that-must-not-leak"
