@@ -204,7 +204,7 @@ def build_state(scenario, base_url, state_dir, cert_cache):
 
 def apply_runtime_update(state, body):
     """POST /scenario: merge knobs (under "knobs" or at top level), add users, set group members,
-    change per-environment settings. Returns nothing; raises ValueError/KeyError on bad input."""
+    set SKU seat counts, change per-environment settings. Returns nothing; raises ValueError/KeyError on bad input."""
     body = dict(body or {})
     knob_update = dict(body.pop("knobs", {}) or {})
     for key in list(body):
@@ -220,6 +220,14 @@ def apply_runtime_update(state, body):
             state.groups[gid]["members"] = [_user_ref(state, m) for m in spec["members"]]
         if "licenses" in spec:
             state.groups[gid]["licenses"] = _licence_entries(state, spec["licenses"])
+    for spec in body.pop("skus", []):
+        # The tenant buys or cancels seats: §3 subscribedSkus prepaidUnits.enabled (free = enabled - consumedUnits).
+        # Control API only, so a test can give parallel runs enough free seats; consumption is left as it is.
+        sku_id = _sku_ref(state, spec.get("skuId") or spec["skuPartNumber"])
+        seats = int(spec["seats"])
+        if seats < 0:
+            raise ValueError(f"seats of {spec} must not be negative")
+        state.skus[sku_id]["seats"] = seats
     for name, settings in (body.pop("environments", {}) or {}).items():
         env = state.environments[name]
         if "security_group" in settings:

@@ -19,7 +19,7 @@ from . import ownership
 from .user_names import usage_location
 from .._errors import ConfigError
 from .licenses import assignment_states, has_dynamics_plan, seats, split_known
-from .systemusers import NON_INTERACTIVE, ROLES_NAV, match_roles
+from .systemusers import NON_INTERACTIVE, ROLES_NAV, access_mode_name, match_roles
 
 
 def _problem(what, fix):
@@ -97,7 +97,10 @@ def environment_status(url, row, wanted_roles):
             "roles_ok": present and not missing, "missing_roles": missing,
             "done": enabled and non_interactive and not missing,
             "systemuserid": row.get("systemuserid") if present else None, "sync": None, "slots": None,
-            "businessunitid": row.get("_businessunitid_value") if present else None}
+            "businessunitid": row.get("_businessunitid_value") if present else None,
+            "access_mode": access_mode_name(row.get("accessmode")) if present else None,
+            "roles": sorted((r.get("name") or r.get("roleid") for r in row.get(ROLES_NAV) or []), key=str.casefold)
+            if present else []}
 
 
 def held_borrowable(user, borrowable):

@@ -16,6 +16,7 @@ ENV2 = "https://contoso-test.crm4.dynamics.com"
 BU = "33333333-3333-3333-3333-333333333333"
 SYSADMIN_T = "627090ff-40a3-4053-8790-584edc5be201"
 BASIC_T = "236750cd-45ae-4939-ab12-b24b920ced93"
+SALES_T = "c90c4856-4548-461c-9044-54c49c7534d4"  # Salesperson
 PLAN1 = "ea126fc5-a19e-42e2-a731-da9d437bffcf"
 E3 = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 MARK = {"extensionAttribute15": "d365.identity"}
@@ -172,6 +173,15 @@ def test_status_non_interactive_with_role_by_name():
     status = _plan.environment_status(ENV1, row(roles=(("Basic User", BASIC_T),)), ["basic user"])
     assert status["done"] is True and status["missing_roles"] == []
     assert status["systemuserid"] == "aaaaaaaa-0000-0000-0000-000000000001" and status["businessunitid"] == BU
+    assert status["access_mode"] == "non_interactive" and status["roles"] == ["Basic User"]  # for the fleet report
+
+
+def test_status_names_the_access_mode_and_every_held_role():
+    status = _plan.environment_status(ENV1, row(accessmode=0, roles=(("Salesperson", SALES_T), ("Basic User", BASIC_T))),
+                                      ["System Administrator"])
+    assert status["access_mode"] == "read_write" and status["roles"] == ["Basic User", "Salesperson"]
+    absent = _plan.environment_status(ENV1, None, [])
+    assert absent["access_mode"] is None and absent["roles"] == []
 
 
 def test_status_role_by_template_id():
