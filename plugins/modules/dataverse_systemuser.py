@@ -38,6 +38,13 @@ options:
         is taken as the object id (a C(systemuserid) cannot name a user that is not in the environment yet).
     type: bool
     default: false
+  environment_id:
+    description:
+      - Power Platform environment id of O(environment_url) (the name the admin API lists it under), for O(sync=true).
+      - When omitted it is read with C(RetrieveCurrentOrganization) (one more request), else from the admin API's
+        environment list. Give it when already known, for example from M(d365.identity.non_interactive_user_info).
+    type: str
+    version_added: 0.3.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
@@ -221,7 +228,7 @@ def request_sync(module, client):
         row = read_one(client, by_oid)  # already there under another domainname (renamed UPN)
         if row:
             return row, False
-    env_id = environment_id(module, client)
+    env_id = (params.get("environment_id") or "").strip() or environment_id(module, client)
     admin = module.admin_api_client()
 
     def send():
@@ -311,7 +318,7 @@ def run(module):
 
 def main():
     spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES), access_mode=ACCESS_MODE_OPTION,
-                sync={"type": "bool", "default": False})
+                sync={"type": "bool", "default": False}, environment_id={"type": "str"})
     run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
 
 

@@ -97,7 +97,7 @@ def environment_status(url, row, wanted_roles):
             "roles_ok": present and not missing, "missing_roles": missing,
             "done": enabled and non_interactive and not missing,
             "systemuserid": row.get("systemuserid") if present else None, "sync": None, "slots": None,
-            "businessunitid": row.get("_businessunitid_value") if present else None}
+            "businessunitid": row.get("_businessunitid_value") if present else None, "environment_id": None}
 
 
 def held_borrowable(user, borrowable):

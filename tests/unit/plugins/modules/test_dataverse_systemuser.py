@@ -225,6 +225,14 @@ def test_environment_id_falls_back_to_the_admin_api_list(tenant):
     assert tenant.admin.calls_to("add_user") == [(ENV_ID, LYNNE_OID)]
 
 
+def test_given_environment_id_is_used_without_looking_it_up(tenant, no_sleep):
+    dv = environment(tenant)
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True, environment_id=ENV_ID)
+    assert result["changed"] is True
+    assert dv.calls_to("current_organization") == [] and tenant.admin.calls_to("environment_id_for_url") == []
+    assert tenant.admin.calls_to("add_user") == [(ENV_ID, LYNNE_OID)]
+
+
 def test_unknown_environment_url_in_admin_api_fails_clearly(tenant):
     environment(tenant, environment_id=None)  # RetrieveCurrentOrganization without EnvironmentId
     tenant.admin = FakeAdmin(instance_urls=[])  # and the admin API does not list the URL
