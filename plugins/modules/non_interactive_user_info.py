@@ -98,6 +98,13 @@ options:
     choices: [interval, final]
     default: interval
     version_added: 0.3.0
+  user_id:
+    description:
+      - With O(preflight=false), the Entra object id of O(identity), known from an earlier read: the re-read then reads
+        only the systemusers, not the Entra user (RV(user) then holds only the id).
+      - Ignored with O(preflight=true), which always reads the user.
+    type: str
+    version_added: 0.3.0
   preflight:
     description:
       - V(false) reads only the user and its systemusers (for the re-reads during a run) and reports no problems.
@@ -397,7 +404,11 @@ def run(module):
     if not params["preflight"] and params["watch_seconds"] > 0 and params["watch_reads"] == "final":
         time.sleep(params["watch_seconds"])  # the whole window first: a disable within it is still there after it
     graph = module.graph_client()
-    user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
+    known_id = (params["user_id"] or "").strip() if not params["preflight"] else ""
+    if known_id:
+        user, graph_ok = {"id": guid(known_id, "user_id")}, True  # a re-read during a run: the id is all it needs
+    else:
+        user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
     rows, unreadable = {}, set()
     for url in urls:
         try:
@@ -496,6 +507,7 @@ def main():
             "groups": {"type": "list", "elements": "str", "default": []},
             "sync": {"type": "str", "default": "auto", "choices": ["auto", "force", "wait"]},
             "remove_license": {"type": "bool", "default": True},
+            "user_id": {"type": "str"},
             "preflight": {"type": "bool", "default": True},
             "watch_seconds": {"type": "int", "default": 0},
             "watch_interval": {"type": "int", "default": 10},

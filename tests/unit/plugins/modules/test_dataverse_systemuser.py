@@ -194,6 +194,14 @@ def test_cap_of_seven_fails_without_write(tenant, org_resources):
     assert dv.writes() == []
 
 
+def test_without_check_cap_dataverse_refuses_at_the_cap_with_the_fix(tenant):
+    dv = environment(tenant, *seven_non_interactive(), megan())
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive", check_cap=False)
+    assert "organization_resources" not in dv.names()
+    assert result["failed"] and result["error_code"] == "0x80048d14" and "set another non-interactive user" in result["msg"]
+    assert dv.rows[MEGAN_ID]["accessmode"] == 0
+
+
 def test_sixth_to_seventh_is_allowed(tenant):
     dv = environment(tenant, *seven_non_interactive()[:6], megan())
     result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")

@@ -378,3 +378,11 @@ def test_final_watch_waits_the_window_then_reads_once(tenant, monkeypatch):
     assert slept == [30]
     assert result["disabled"] == [ENV2] and result["read_errors"] == []
     assert [len(e.calls_to("get_all")) for e in envs] == [1, 1]
+
+
+def test_re_read_with_a_known_user_id_skips_the_entra_read(tenant):
+    envs = [environment(ENV1, rows=[systemuser_row()])]
+    setup(tenant, directory(owned_user()), envs)
+    result = tenant.run(preflight=False, user_id=owned_user()["id"])
+    assert tenant.graph.calls == []
+    assert result["converged"] is True and result["read_errors"] == [] and result["user_id"] == owned_user()["id"]
