@@ -194,7 +194,8 @@ license:
   description:
     - C(borrow) (bool), C(candidates) (SKUs with a free seat, in preference order), C(held) (borrowable SKUs the user
       holds directly, a borrow to give back), C(borrowable) (the listed SKUs the tenant has, with a Dynamics 365
-      plan), C(give_back) (bool).
+      plan), C(give_back) (bool), C(skus) (the tenant's C(subscribedSkus) rows as read, for
+      the C(tenant_skus) option of M(d365.identity.m365_license); empty when they were not read).
   returned: when O(state=present)
   type: dict
 plan:

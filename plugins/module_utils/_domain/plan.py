@@ -144,6 +144,15 @@ def entra_changes(params, user):
     return changes
 
 
+TENANT_SKU_KEYS = ("skuId", "skuPartNumber", "appliesTo", "capabilityStatus", "consumedUnits", "prepaidUnits",
+                   "servicePlans")
+
+
+def tenant_sku(sku):
+    """A subscribedSku row as passed on to m365_license (tenant_skus): what it reads of one, nothing more."""
+    return {k: sku.get(k) for k in TENANT_SKU_KEYS}
+
+
 def decide(params, user, statuses, skus=None, groups=None):
     """The plan for state=present.
 
@@ -240,7 +249,7 @@ def decide(params, user, statuses, skus=None, groups=None):
         "groups_to_add": [g["id"] for g in groups_to_add],
         "license": {"borrow": borrow and not converged, "candidates": candidates, "held": held,
                     "borrowable": [s["skuPartNumber"] for s in borrowable if has_dynamics_plan(s)],
-                    "give_back": give_back},
+                    "give_back": give_back, "skus": [tenant_sku(s) for s in skus or []]},
         "pending": [s["url"] for s in pending],
         "plan": plan or ["nothing to change"],
         "problems": problems,
