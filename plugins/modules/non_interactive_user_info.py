@@ -100,7 +100,7 @@ options:
     version_added: 0.3.0
   user_id:
     description:
-      - With O(preflight=false), the Entra object id of O(identity), known from an earlier read: the re-read then reads
+      - With O(preflight=false), the Entra object id of O(identity), known from an earlier read. The re-read then reads
         only the systemusers, not the Entra user (RV(user) then holds only the id).
       - Ignored with O(preflight=true), which always reads the user.
     type: str
