@@ -73,7 +73,8 @@ options:
       - Assign only one licence, the first SKU of O(skus.add) that has a free seat. A user that already holds one of
         them directly keeps it and nothing is written.
       - Seats are read right before the assignment (or taken from O(tenant_skus)); when the seat was taken meanwhile,
-        Graph refuses the assignment, the seats are re-read and the next SKU with a free seat is tried. This is how the role C(non_interactive_user) borrows a licence.
+        Graph refuses the assignment, the seats are re-read and the next SKU with a free seat is tried. This is how
+        the role C(non_interactive_user) borrows a licence.
     type: bool
     default: false
   direct_only:
@@ -87,7 +88,8 @@ options:
     description:
       - The tenant's subscribed SKUs as Graph's C(subscribedSkus) returns them (C(skuId), C(skuPartNumber),
         C(prepaidUnits), C(consumedUnits), C(servicePlans)), already read by the caller; the task then does not read
-        them again. M(d365.identity.non_interactive_user_info) returns them as C(license.skus).
+        them again.
+      - M(d365.identity.non_interactive_user_info) returns them as C(license.skus).
       - Their seat counts may be stale. With O(one_of), an assignment refused for want of a seat re-reads the seats
         and takes the next SKU with a free seat, as without this option.
       - Empty or omitted, the SKUs are read (one request).
