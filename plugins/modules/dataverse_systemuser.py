@@ -38,6 +38,22 @@ options:
         is taken as the object id (a C(systemuserid) cannot name a user that is not in the environment yet).
     type: bool
     default: false
+  environment_id:
+    description:
+      - Power Platform environment id of O(environment_url) (the name the admin API lists it under), for O(sync=true).
+      - When omitted it is read with C(RetrieveCurrentOrganization) (one more request), else from the admin API's
+        environment list. Give it when already known, for example from M(d365.identity.non_interactive_user_info).
+    type: str
+    version_added: 0.3.0
+  check_cap:
+    description:
+      - Before making the user non-interactive, read the environment's non-interactive count
+        (C(RetrieveOrganizationResources)) and fail without writing when the cap is reached.
+      - V(false) skips that read, for a caller that has just checked it (the role's read phase does). Dataverse itself
+        refuses the change at the cap; that refusal is reported with its fix.
+    type: bool
+    default: true
+    version_added: 0.3.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
@@ -221,7 +237,7 @@ def request_sync(module, client):
         row = read_one(client, by_oid)  # already there under another domainname (renamed UPN)
         if row:
             return row, False
-    env_id = environment_id(module, client)
+    env_id = (params.get("environment_id") or "").strip() or environment_id(module, client)
     admin = module.admin_api_client()
 
     def send():
@@ -288,7 +304,7 @@ def run(module):
                "accessmode": ACCESS_MODES[params["access_mode"]] if params["access_mode"] else None}
     changes = compute_patch(desired, {"synchronised": present, "accessmode": user["accessmode"]})
     patch = {k: v for k, v in changes.items() if k != "synchronised"}
-    if patch.get("accessmode") == NON_INTERACTIVE:
+    if patch.get("accessmode") == NON_INTERACTIVE and params["check_cap"]:
         check_cap(client, params)
     if patch and not module.check_mode:
         try:
@@ -311,7 +327,8 @@ def run(module):
 
 def main():
     spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES), access_mode=ACCESS_MODE_OPTION,
-                sync={"type": "bool", "default": False})
+                sync={"type": "bool", "default": False}, environment_id={"type": "str"},
+                check_cap={"type": "bool", "default": True})
     run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
 
 

@@ -72,8 +72,9 @@ options:
     description:
       - Assign only one licence, the first SKU of O(skus.add) that has a free seat. A user that already holds one of
         them directly keeps it and nothing is written.
-      - Seats are read right before the assignment; when the seat was taken meanwhile, the next SKU with a free seat
-        is tried. This is how the role C(non_interactive_user) borrows a licence.
+      - Seats are read right before the assignment (or taken from O(tenant_skus)); when the seat was taken meanwhile,
+        Graph refuses the assignment, the seats are re-read and the next SKU with a free seat is tried. This is how
+        the role C(non_interactive_user) borrows a licence.
     type: bool
     default: false
   direct_only:
@@ -83,6 +84,18 @@ options:
         licences back this way.
     type: bool
     default: false
+  tenant_skus:
+    description:
+      - The tenant's subscribed SKUs as Graph's C(subscribedSkus) returns them (C(skuId), C(skuPartNumber),
+        C(prepaidUnits), C(consumedUnits), C(servicePlans)), already read by the caller; the task then does not read
+        them again.
+      - M(d365.identity.non_interactive_user_info) returns them as C(license.skus).
+      - Their seat counts may be stale. With O(one_of), an assignment refused for want of a seat re-reads the seats
+        and takes the next SKU with a free seat, as without this option.
+      - Empty or omitted, the SKUs are read (one request).
+    type: list
+    elements: dict
+    version_added: 0.3.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._ownership
@@ -244,7 +257,7 @@ def requested(module, skus):
 def run(module):
     params = module.params
     client = module.graph_client()
-    skus = client.subscribed_skus()
+    skus = params["tenant_skus"] or client.subscribed_skus()  # the caller's copy: borrow() re-reads on a refusal
     change, wanted, add_names = requested(module, skus)
     if module.check_mode or not change.adding:
         user = client.find_user(params["identity"], USER_SELECT)
@@ -353,6 +366,7 @@ def main():
             "state": {"type": "str", "choices": ["present", "absent"]},
             "one_of": {"type": "bool", "default": False},
             "direct_only": {"type": "bool", "default": False},
+            "tenant_skus": {"type": "list", "elements": "dict"},
             **ownership.ARGSPEC,
         },
         supports_check_mode=True,

@@ -84,9 +84,27 @@ options:
     type: int
     default: 0
   watch_interval:
-    description: Seconds between two reads of O(watch_seconds).
+    description: Seconds between two reads of O(watch_seconds) (with O(watch_reads=interval)).
     type: int
     default: 10
+  watch_reads:
+    description:
+      - How O(watch_seconds) watches. V(interval) reads at once, then every O(watch_interval) seconds, and returns as
+        soon as one environment shows the user disabled.
+      - V(final) waits the whole window and then reads every environment once. Dataverse does not re-enable a user it
+        disabled, so that one read sees any disable that came within the window, at one read per environment (the
+        role uses it).
+    type: str
+    choices: [interval, final]
+    default: interval
+    version_added: 0.3.0
+  user_id:
+    description:
+      - With O(preflight=false), the Entra object id of O(identity), known from an earlier read. The re-read then reads
+        only the systemusers, not the Entra user (RV(user) then holds only the id).
+      - Ignored with O(preflight=true), which always reads the user.
+    type: str
+    version_added: 0.3.0
   preflight:
     description:
       - V(false) reads only the user and its systemusers (for the re-reads during a run) and reports no problems.
@@ -144,7 +162,8 @@ user_id:
 environments:
   description:
     - Per environment C(url), C(present), C(enabled), C(non_interactive), C(roles_ok), C(missing_roles), C(done),
-      C(systemuserid), C(sync) (V(force), V(wait) or null), C(slots) (C(used), C(max)).
+      C(systemuserid), C(sync) (V(force), V(wait) or null), C(slots) (C(used), C(max)), C(businessunitid),
+      C(environment_id) (the Power Platform environment id from the admin API, where it was read; else null).
   returned: always
   type: list
   elements: dict
@@ -175,7 +194,8 @@ license:
   description:
     - C(borrow) (bool), C(candidates) (SKUs with a free seat, in preference order), C(held) (borrowable SKUs the user
       holds directly, a borrow to give back), C(borrowable) (the listed SKUs the tenant has, with a Dynamics 365
-      plan), C(give_back) (bool).
+      plan), C(give_back) (bool), C(skus) (the tenant's C(subscribedSkus) rows as read, for
+      the C(tenant_skus) option of M(d365.identity.m365_license); empty when they were not read).
   returned: when O(state=present)
   type: dict
 plan:
@@ -382,8 +402,14 @@ def run(module):
     problems.extend(input_problems)
     upn = params["identity"].strip()
     upn_ok = not any("non_interactive_user_upn" in p for p in input_problems)
+    if not params["preflight"] and params["watch_seconds"] > 0 and params["watch_reads"] == "final":
+        time.sleep(params["watch_seconds"])  # the whole window first: a disable within it is still there after it
     graph = module.graph_client()
-    user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
+    known_id = (params["user_id"] or "").strip() if not params["preflight"] else ""
+    if known_id:
+        user, graph_ok = {"id": guid(known_id, "user_id")}, True  # a re-read during a run: the id is all it needs
+    else:
+        user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
     rows, unreadable = {}, set()
     for url in urls:
         try:
@@ -398,7 +424,7 @@ def run(module):
                        "enabled": bool(user) and bool(user.get("accountEnabled"))},
               "environments": statuses, "disabled": [s["url"] for s in statuses if s["present"] and not s["enabled"]]}
     if not params["preflight"]:
-        if user and params["watch_seconds"] > 0:
+        if user and params["watch_seconds"] > 0 and params["watch_reads"] == "interval":
             statuses = watch(module, user["id"], urls, statuses, problems)
             result.update(environments=statuses,
                           disabled=[s["url"] for s in statuses if s["present"] and not s["enabled"]])
@@ -456,6 +482,7 @@ def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
             if admin_env and graph_ok:
                 check_security_group(graph, user, status, admin_env, groups, problems)
             status["sync"] = "force" if admin_env and params["sync"] != "wait" else "wait"
+            status["environment_id"] = (admin_env or {}).get("id")  # passed on: the sync step need not look it up
         if status["url"] not in unreadable:  # its cause is reported once
             check_environment(module.dataverse_client(status["url"]), params, status, problems)
     return _plan.decide(params, user, statuses, skus=skus, groups=groups)
@@ -481,9 +508,11 @@ def main():
             "groups": {"type": "list", "elements": "str", "default": []},
             "sync": {"type": "str", "default": "auto", "choices": ["auto", "force", "wait"]},
             "remove_license": {"type": "bool", "default": True},
+            "user_id": {"type": "str"},
             "preflight": {"type": "bool", "default": True},
             "watch_seconds": {"type": "int", "default": 0},
             "watch_interval": {"type": "int", "default": 10},
+            "watch_reads": {"type": "str", "default": "interval", "choices": ["interval", "final"]},
             "fail_on_problems": {"type": "bool", "default": True},
             **ownership.ARGSPEC,
         },

@@ -97,7 +97,7 @@ def environment_status(url, row, wanted_roles):
             "roles_ok": present and not missing, "missing_roles": missing,
             "done": enabled and non_interactive and not missing,
             "systemuserid": row.get("systemuserid") if present else None, "sync": None, "slots": None,
-            "businessunitid": row.get("_businessunitid_value") if present else None,
+            "businessunitid": row.get("_businessunitid_value") if present else None, "environment_id": None,
             "access_mode": access_mode_name(row.get("accessmode")) if present else None,
             "roles": sorted((r.get("name") or r.get("roleid") for r in row.get(ROLES_NAV) or []), key=str.casefold)
             if present else []}
@@ -145,6 +145,15 @@ def entra_changes(params, user):
     if not user.get("accountEnabled") and params.get("account_enabled"):
         changes["accountEnabled"] = True
     return changes
+
+
+TENANT_SKU_KEYS = ("skuId", "skuPartNumber", "appliesTo", "capabilityStatus", "consumedUnits", "prepaidUnits",
+                   "servicePlans")
+
+
+def tenant_sku(sku):
+    """A subscribedSku row as passed on to m365_license (tenant_skus): what it reads of one, nothing more."""
+    return {k: sku.get(k) for k in TENANT_SKU_KEYS}
 
 
 def decide(params, user, statuses, skus=None, groups=None):
@@ -243,7 +252,7 @@ def decide(params, user, statuses, skus=None, groups=None):
         "groups_to_add": [g["id"] for g in groups_to_add],
         "license": {"borrow": borrow and not converged, "candidates": candidates, "held": held,
                     "borrowable": [s["skuPartNumber"] for s in borrowable if has_dynamics_plan(s)],
-                    "give_back": give_back},
+                    "give_back": give_back, "skus": [tenant_sku(s) for s in skus or []]},
         "pending": [s["url"] for s in pending],
         "plan": plan or ["nothing to change"],
         "problems": problems,

@@ -194,6 +194,14 @@ def test_cap_of_seven_fails_without_write(tenant, org_resources):
     assert dv.writes() == []
 
 
+def test_without_check_cap_dataverse_refuses_at_the_cap_with_the_fix(tenant):
+    dv = environment(tenant, *seven_non_interactive(), megan())
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive", check_cap=False)
+    assert "organization_resources" not in dv.names()
+    assert result["failed"] and result["error_code"] == "0x80048d14" and "set another non-interactive user" in result["msg"]
+    assert dv.rows[MEGAN_ID]["accessmode"] == 0
+
+
 def test_sixth_to_seventh_is_allowed(tenant):
     dv = environment(tenant, *seven_non_interactive()[:6], megan())
     result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")
@@ -222,6 +230,14 @@ def test_environment_id_falls_back_to_the_admin_api_list(tenant):
     result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
     assert result["changed"] is True
     assert tenant.admin.calls_to("environment_id_for_url") == [(ENV_URL,)]
+    assert tenant.admin.calls_to("add_user") == [(ENV_ID, LYNNE_OID)]
+
+
+def test_given_environment_id_is_used_without_looking_it_up(tenant, no_sleep):
+    dv = environment(tenant)
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True, environment_id=ENV_ID)
+    assert result["changed"] is True
+    assert dv.calls_to("current_organization") == [] and tenant.admin.calls_to("environment_id_for_url") == []
     assert tenant.admin.calls_to("add_user") == [(ENV_ID, LYNNE_OID)]
 
 

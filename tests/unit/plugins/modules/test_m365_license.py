@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -317,6 +318,24 @@ def test_one_of_falls_back_when_the_seat_was_taken_meanwhile(tenant):
     assert [w[2][0]["skuId"] for w in graph.writes()] == [PLAN1, E3]
     assert [a["skuPartNumber"] for a in result["assigned_licenses"]] == ["ENTERPRISEPACK"]
     assert held(graph) == [E3]
+
+
+def test_given_tenant_skus_are_not_read_again_and_a_stale_seat_falls_back(tenant):
+    graph = graph_with(tenant, user())
+    stale = copy.deepcopy(graph.skus)  # what the read phase saw: PLAN1 had a free seat
+    sku = next(s for s in graph.skus if s["skuId"] == PLAN1)
+    sku["consumedUnits"] = sku["prepaidUnits"]["enabled"]  # taken since
+    result = tenant.run(skus=[PLAN1, E3], one_of=True, tenant_skus=stale)
+    assert result["changed"] is True
+    assert graph.calls_to("subscribed_skus") == [()]  # only the re-read after Graph refused the stale seat
+    assert [w[2][0]["skuId"] for w in graph.writes()] == [PLAN1, E3] and held(graph) == [E3]
+
+
+def test_given_tenant_skus_save_the_read(tenant):
+    graph = graph_with(tenant, user([{"skuId": PLAN1}]))
+    result = tenant.run(skus={"remove": [PLAN1]}, direct_only=True, tenant_skus=copy.deepcopy(graph.skus))
+    assert result["changed"] is True and graph.calls_to("subscribed_skus") == []
+    assert graph.writes() == [("assign_license", USER_ID, [], [PLAN1])]
 
 
 def test_direct_only_leaves_an_inherited_licence_alone_and_removes_the_direct_one(tenant):

@@ -366,3 +366,23 @@ def test_re_read_errors_are_returned_not_taken_for_finished(tenant):
     setup(tenant, directory(owned_user()), envs)
     result = tenant.run(preflight=False)
     assert result["converged"] is False and len(result["read_errors"]) == 1 and ENV2 in result["read_errors"][0]
+
+
+def test_final_watch_waits_the_window_then_reads_once(tenant, monkeypatch):
+    slept = []
+    monkeypatch.setattr(non_interactive_user_info.time, "sleep", slept.append)
+    envs = [environment(ENV1, rows=[systemuser_row()]), environment(ENV2, rows=[systemuser_row()])]
+    disabled_from_read(envs[1], 1)  # the disable came within the window: the one read after it sees it
+    setup(tenant, directory(owned_user()), envs)
+    result = tenant.run(preflight=False, watch_seconds=30, watch_reads="final")
+    assert slept == [30]
+    assert result["disabled"] == [ENV2] and result["read_errors"] == []
+    assert [len(e.calls_to("get_all")) for e in envs] == [1, 1]
+
+
+def test_re_read_with_a_known_user_id_skips_the_entra_read(tenant):
+    envs = [environment(ENV1, rows=[systemuser_row()])]
+    setup(tenant, directory(owned_user()), envs)
+    result = tenant.run(preflight=False, user_id=owned_user()["id"])
+    assert tenant.graph.calls == []
+    assert result["converged"] is True and result["read_errors"] == [] and result["user_id"] == owned_user()["id"]
