@@ -231,3 +231,18 @@ def test_unknown_environment_url_in_admin_api_fails_clearly(tenant):
     result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
     assert result["failed"] and "No Power Platform environment has the instance URL %s" % ENV_URL in result["msg"]
     assert tenant.admin.calls_to("add_user") == []
+
+
+def test_losing_the_race_for_the_last_slot_names_environment_count_and_fix(tenant):
+    six = seven_non_interactive()
+    dv = environment(tenant, *six[:6], megan())
+
+    def another_run_takes_the_last_slot():
+        dv.add_user(*six[6])
+
+    dv.fail("update_systemuser", another_run_takes_the_last_slot)  # between check_cap's reading and the PATCH
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")
+    assert result["failed"] and result["error_code"] == "0x80048d14"
+    assert ENV_URL in result["msg"] and "took the environment's last non-interactive slot" in result["msg"]
+    assert "it now has 7 of at most 7" in result["msg"] and "Fix: set another non-interactive user" in result["msg"]
+    assert dv.rows[MEGAN_ID]["accessmode"] == 0
