@@ -83,7 +83,7 @@ options:
       - The seats are re-read every O(seat_poll_interval) seconds with a random jitter of +/- 50%, so parallel runs
         do not read in lock step. A seat taken by another run between the reading and the assignment (Graph refuses
         C(assignLicense) without a free seat, so seats are never oversubscribed) sends the task back to waiting.
-      - When no seat became free in time the task does not fail: it returns RV(waiting=true) with the seats it saw
+      - When no seat became free in time the task does not fail but returns RV(waiting=true) with the seats it saw
         and a message, so a playbook can loop over short calls with C(until) and show progress. The role
         C(non_interactive_user) does this with C(non_interactive_user_seat_wait).
       - A tenant where none of the SKUs has any enabled seat still fails at once.
@@ -367,8 +367,8 @@ def borrow(client, user, change, names):
             left = [s for s in fresh if lp.key(s["skuId"]) not in tried and seats(s)["free"] > 0]
             if not left:
                 raise NoSeatLeft("No free seat left in %s: the last one was taken while this task ran. Fix: free a "
-                                  "seat or add a SKU to skus.add, then run again." % ", ".join(
-                                      s["skuPartNumber"] for s in fresh)) from error
+                                 "seat or add a SKU to skus.add, then run again." % ", ".join(
+                                     s["skuPartNumber"] for s in fresh)) from error
             change = change.with_add(left[:1])
 
 

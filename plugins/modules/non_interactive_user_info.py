@@ -182,7 +182,7 @@ license:
   description:
     - C(borrow) (bool), C(candidates) (SKUs with a free seat, in preference order), C(held) (borrowable SKUs the user
       holds directly, a borrow to give back), C(borrowable) (the listed SKUs the tenant has, with a Dynamics 365
-      plan), C(give_back) (bool), C(wait_for_seat) (bool: no seat is free now and O(seat_wait) lets the borrow wait).
+      plan), C(give_back) (bool), C(wait_for_seat) (bool, true when no seat is free now and O(seat_wait) lets the borrow wait).
   returned: when O(state=present)
   type: dict
 plan:

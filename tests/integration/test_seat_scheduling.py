@@ -96,8 +96,8 @@ class Run:
         return text
 
     def describe(self):
-        return "%s (%s) rc=%s after %.1f s:\n%s" % (self.name, self.upn, self.rc, self.seconds or -1,
-                                                   self.output[-10000:])
+        return "%s (%s) rc=%s after %.1f s:\n%s" % (
+            self.name, self.upn, self.rc, self.seconds or -1, self.output[-10000:])
 
 
 def state(emulator):
