@@ -272,10 +272,10 @@ def lost_the_last_slot(client, params, error):
     except ApiError:
         counts = "it is at its maximum"
     return error.with_message(
-        "%s: %s cannot be made non-interactive, because another user took the environment's last non-interactive "
-        "slot while this task ran (%s; Dataverse: %s). Fix: set another non-interactive user of this environment "
-        "back to read_write, or use an application user (those do not count), then run again." % (
-            client.environment_url, describe(params), counts, error.message.rstrip()))
+        "%s: %s cannot be made non-interactive: Dataverse refused it for the environment's maximum of non-interactive "
+        "users (%s; another run may have taken the last slot while this task ran; Dataverse: %s). Fix: set another "
+        "non-interactive user of this environment back to Read-Write, or use an application user (those do not "
+        "count), then run again." % (client.environment_url, describe(params), counts, error.message.rstrip()))
 
 
 def would_be_user(params):

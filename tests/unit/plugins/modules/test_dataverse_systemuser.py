@@ -243,6 +243,6 @@ def test_losing_the_race_for_the_last_slot_names_environment_count_and_fix(tenan
     dv.fail("update_systemuser", another_run_takes_the_last_slot)  # between check_cap's reading and the PATCH
     result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")
     assert result["failed"] and result["error_code"] == "0x80048d14"
-    assert ENV_URL in result["msg"] and "took the environment's last non-interactive slot" in result["msg"]
-    assert "it now has 7 of at most 7" in result["msg"] and "Fix: set another non-interactive user" in result["msg"]
+    assert ENV_URL in result["msg"] and "another run may have taken the last slot" in result["msg"]
+    assert "it now has 7 of at most 7" in result["msg"] and "Fix: set another non-interactive user of this environment back to Read-Write" in result["msg"]
     assert dv.rows[MEGAN_ID]["accessmode"] == 0
