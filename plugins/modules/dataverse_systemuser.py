@@ -276,6 +276,24 @@ def check_cap(client, params):
                             client.environment_url, count, maximum, describe(params)))
 
 
+CAP_ERROR = "0x80048d14"
+
+
+def lost_the_last_slot(client, params, error):
+    """The PATCH to Non-interactive was refused for the cap after check_cap() passed: another run took the
+    last slot meanwhile. Name the environment, its count now and the fix (the counts re-read, best effort)."""
+    try:
+        count, maximum = non_interactive_counts(client)
+        counts = "it now has %d of at most %d" % (count, maximum)
+    except ApiError:
+        counts = "it is at its maximum"
+    return error.with_message(
+        "%s: %s cannot be made non-interactive: Dataverse refused it for the environment's maximum of non-interactive "
+        "users (%s; another run may have taken the last slot while this task ran; Dataverse: %s). Fix: set another "
+        "non-interactive user of this environment back to Read-Write, or use an application user (those do not "
+        "count), then run again." % (client.environment_url, describe(params), counts, error.message.rstrip()))
+
+
 def would_be_user(params):
     """The check-mode placeholder of a user that would be synchronised."""
     upn = identity.upn_of(params["identity"])
@@ -310,6 +328,8 @@ def run(module):
         try:
             client.update_systemuser(user["systemuserid"], patch)
         except ApiError as error:
+            if (error.code or "").lower() == CAP_ERROR:
+                raise lost_the_last_slot(client, params, error) from None
             fix = ACCESS_MODE_FIXES.get((error.code or "").lower())
             if fix:
                 raise error.with_fix(fix) from None

@@ -77,6 +77,23 @@ options:
         the role C(non_interactive_user) borrows a licence.
     type: bool
     default: false
+  seat_wait:
+    description:
+      - With O(one_of), how long (seconds) to wait for a free seat when none of the SKUs of O(skus.add) has one,
+        instead of failing. V(0) fails at once, as without this option.
+      - The seats are re-read every O(seat_poll_interval) seconds with a random jitter of +/- 50%, so parallel runs
+        do not read in lock step. A seat taken by another run between the reading and the assignment (Graph refuses
+        C(assignLicense) without a free seat, so seats are never oversubscribed) sends the task back to waiting.
+      - When no seat became free in time the task does not fail but returns RV(waiting=true) with the seats it saw
+        and a message, so a playbook can loop over short calls with C(until) and show progress. The role
+        C(non_interactive_user) does this with C(non_interactive_user_seat_wait).
+      - A tenant where none of the SKUs has any enabled seat still fails at once.
+    type: int
+    default: 0
+  seat_poll_interval:
+    description: Mean seconds between two seat readings while waiting (see O(seat_wait)).
+    type: int
+    default: 10
   direct_only:
     description:
       - With O(skus.remove), remove only direct assignments; a listed SKU the user holds only through a group is
@@ -191,7 +208,21 @@ seats:
   returned: always
   type: dict
   sample: {"DYN365_ENTERPRISE_PLAN1": {"enabled": 3, "consumed": 2, "free": 1}}
+waiting:
+  description:
+    - True when O(seat_wait) passed without a free seat; nothing was written and C(msg) names the seats seen.
+  returned: always
+  type: bool
+  sample: false
+waited:
+  description: Seconds this task waited for a free seat.
+  returned: always
+  type: int
+  sample: 0
 """
+
+import random
+import time
 
 from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils import _list_values as list_values
@@ -207,6 +238,14 @@ USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usag
                "assignedLicenses", "licenseAssignmentStates") + ownership.SELECT
 NO_SEAT = "does not have any available licenses"
 
+sleep = time.sleep  # replaced by the unit tests
+clock = time.monotonic
+draw = random.random
+
+
+class NoSeatLeft(ConfigError):
+    """The one_of borrow found every candidate's seats taken."""
+
 
 def group_names(client, group_ids):
     names = []
@@ -219,7 +258,7 @@ def group_names(client, group_ids):
     return names
 
 
-def preflight(client, user, wanted, states, adds, inherited_only):
+def preflight(client, user, wanted, states, adds, inherited_only, waiting=False):
     """Fail before any write, with the fix in the message."""
     upn = user.get("userPrincipalName") or user.get("id")
     if inherited_only:
@@ -227,6 +266,12 @@ def preflight(client, user, wanted, states, adds, inherited_only):
     if adds and not user.get("usageLocation"):
         raise ConfigError("User %s has no usageLocation, and licences can only be assigned to a user with one: set "
                           "usage_location (for example GB or US) with d365.identity.entra_user first." % upn)
+    if waiting:
+        if adds and not lp.usable_for_waiting(wanted):
+            raise ConfigError("None of %s has an enabled seat (%s), so waiting for one cannot help. Fix: buy licences "
+                              "or list another SKU." % (", ".join(s["skuPartNumber"] for s in wanted),
+                                                        lp.seat_counts_text(wanted)))
+        return
     lp.check_seats(wanted, adds, states)
 
 
@@ -267,6 +312,7 @@ def run(module):
         return missing_user(module, params, change, wanted, skus)
 
     states = assignment_states(user)
+    waiting = params["one_of"] and params["seat_wait"] > 0 and not module.check_mode
     if params["one_of"]:
         change = change.with_add(lp.pick_one(change.add, states))
     adds, removes, inherited_only = lp.plan(states, change)
@@ -274,7 +320,7 @@ def run(module):
         module.warn("%s keeps %s through a group membership: direct_only leaves inherited licences alone." % (
             user.get("userPrincipalName"), ", ".join(s["skuId"] for s in inherited_only)))
         inherited_only = []
-    preflight(client, user, wanted, states, adds, inherited_only)
+    preflight(client, user, wanted, states, adds, inherited_only, waiting)
     if adds or removes:  # before any write: only users the collection owns, unless adopt
         ownership.require_owned(user, params["owner_attribute"], params["adopt"], "change the licences of")
     for entry in lp.describe(states, skus):
@@ -283,14 +329,22 @@ def run(module):
                         % (user.get("userPrincipalName"), entry["skuPartNumber"], entry["assignedByGroup"]))
     after = lp.states_after(states, adds, removes)
     changed = bool(adds or removes)
+    waited = 0
     if changed and not module.check_mode:
-        if params["one_of"]:
+        if waiting:
+            change, adds, wanted, waited = wait_and_borrow(module, client, user, change, add_names, wanted)
+            if change is None:
+                return {"changed": False, "waiting": True, "waited": waited, "user_id": user["id"],
+                        "assigned_licenses": lp.describe(states, skus), "msg": lp.waiting_message(
+                            wanted, waited, params["seat_wait"]), "seats": lp.seat_report(wanted, states, states)}
+            after = lp.states_after(states, adds, removes)
+        elif params["one_of"]:
             change, adds = borrow(client, user, change, add_names)
             after = lp.states_after(states, adds, removes)
         else:
             write(client, user, change, adds, removes)
-    result = {"changed": changed, "user_id": user["id"], "assigned_licenses": lp.describe(after, skus),
-              "seats": lp.seat_report(wanted, states, after)}
+    result = {"changed": changed, "waiting": False, "waited": waited, "user_id": user["id"],
+              "assigned_licenses": lp.describe(after, skus), "seats": lp.seat_report(wanted, states, after)}
     if module._diff:
         result["diff"] = licence_diff(states, after, skus)
     return result
@@ -325,10 +379,34 @@ def borrow(client, user, change, names):
             fresh, _unknown = split_known(client.subscribed_skus(), names)
             left = [s for s in fresh if lp.key(s["skuId"]) not in tried and seats(s)["free"] > 0]
             if not left:
-                raise ConfigError("No free seat left in %s: the last one was taken while this task ran. Fix: free a "
-                                  "seat or add a SKU to skus.add, then run again." % ", ".join(
-                                      s["skuPartNumber"] for s in fresh)) from error
+                raise NoSeatLeft("No free seat left in %s: the last one was taken while this task ran. Fix: free a "
+                                 "seat or add a SKU to skus.add, then run again." % ", ".join(
+                                     s["skuPartNumber"] for s in fresh)) from error
             change = change.with_add(left[:1])
+
+
+def wait_and_borrow(module, client, user, change, names, wanted):
+    """seat_wait: borrow as soon as a candidate has a free seat, re-reading the seats with jitter until the
+    deadline. Returns (change, adds, candidate rows as last read, seconds waited); change None: still no seat."""
+    params = module.params
+    started = clock()
+    deadline = started + params["seat_wait"]
+    while True:
+        free = lp.free_candidates(wanted)
+        if free:
+            try:
+                change, adds = borrow(client, user, change.with_add(free[:1]), names)
+                return change, adds, wanted, int(clock() - started)
+            except NoSeatLeft:
+                pass  # taken by another run between the reading and the assignment: wait again
+        pause = lp.jittered_pause(params["seat_poll_interval"], deadline - clock(), draw())
+        if pause is None:
+            return None, None, wanted, int(clock() - started)
+        sleep(pause)
+        wanted, _unknown = split_known(client.subscribed_skus(), names)
+        if not lp.usable_for_waiting(wanted):
+            raise ConfigError("None of %s has an enabled seat any more (%s). Fix: buy licences or list another SKU."
+                              % (", ".join(names), lp.seat_counts_text(wanted)))
 
 
 def missing_user(module, params, change, wanted, skus):
@@ -336,7 +414,8 @@ def missing_user(module, params, change, wanted, skus):
         raise ConfigError("User %s was not found in Microsoft Entra ID: create it first with d365.identity.entra_user "
                           "(with usage_location set), or check the UPN or object id." % params["identity"])
     if not change.adding:
-        return {"changed": False, "user_id": None, "assigned_licenses": [], "seats": lp.seat_report(wanted, [], [])}
+        return {"changed": False, "waiting": False, "waited": 0, "user_id": None, "assigned_licenses": [],
+                "seats": lp.seat_report(wanted, [], [])}
     module.warn("User %s does not exist yet (expected when d365.identity.entra_user ran in check mode too): "
                 "reporting the licence assignment as a pending change." % params["identity"])
     if params["one_of"]:
@@ -344,8 +423,8 @@ def missing_user(module, params, change, wanted, skus):
     after = [{"skuId": s["skuId"], "disabledPlans": list((change.plans or {}).get(lp.key(s["skuId"]), [])),
               "assignedByGroup": None} for s in change.adding]
     lp.check_seats(wanted, after, [])
-    result = {"changed": True, "user_id": None, "assigned_licenses": lp.describe(after, skus),
-              "seats": lp.seat_report(wanted, [], after)}
+    result = {"changed": True, "waiting": False, "waited": 0, "user_id": None,
+              "assigned_licenses": lp.describe(after, skus), "seats": lp.seat_report(wanted, [], after)}
     if module._diff:
         result["diff"] = licence_diff([], after, skus)
     return result
@@ -367,6 +446,8 @@ def main():
             "one_of": {"type": "bool", "default": False},
             "direct_only": {"type": "bool", "default": False},
             "tenant_skus": {"type": "list", "elements": "dict"},
+            "seat_wait": {"type": "int", "default": 0},
+            "seat_poll_interval": {"type": "int", "default": 10},
             **ownership.ARGSPEC,
         },
         supports_check_mode=True,

@@ -76,6 +76,13 @@ options:
     description: Whether the licence is given back at the end.
     type: bool
     default: true
+  seat_wait:
+    description:
+      - Seconds the licence borrow may wait for a free seat (the role's C(non_interactive_user_seat_wait)). When
+        above V(0), a user that needs a licence while every seat of O(license_skus) is taken is planned as a wait,
+        not reported as a problem; SKUs without any enabled seat remain a problem.
+    type: int
+    default: 0
   watch_seconds:
     description:
       - With O(preflight=false), keep re-reading the environments for up to this many seconds and return as soon as
@@ -194,8 +201,9 @@ license:
   description:
     - C(borrow) (bool), C(candidates) (SKUs with a free seat, in preference order), C(held) (borrowable SKUs the user
       holds directly, a borrow to give back), C(borrowable) (the listed SKUs the tenant has, with a Dynamics 365
-      plan), C(give_back) (bool), C(skus) (the tenant's C(subscribedSkus) rows as read, for
-      the C(tenant_skus) option of M(d365.identity.m365_license); empty when they were not read).
+      plan), C(give_back) (bool), C(wait_for_seat) (bool, true when no seat is free now and O(seat_wait) lets the
+      borrow wait), C(skus) (the tenant's C(subscribedSkus) rows as read, for the C(tenant_skus) option of
+      M(d365.identity.m365_license); empty when they were not read).
   returned: when O(state=present)
   type: dict
 plan:
@@ -510,6 +518,7 @@ def main():
             "remove_license": {"type": "bool", "default": True},
             "user_id": {"type": "str"},
             "preflight": {"type": "bool", "default": True},
+            "seat_wait": {"type": "int", "default": 0},
             "watch_seconds": {"type": "int", "default": 0},
             "watch_interval": {"type": "int", "default": 10},
             "watch_reads": {"type": "str", "default": "interval", "choices": ["interval", "final"]},

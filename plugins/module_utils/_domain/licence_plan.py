@@ -143,3 +143,42 @@ def inherited_message(wanted, inherited_only, group_label, upn):
         parts.append("%s (inherited from group %s)" % (name, ", ".join(group_label(group_ids))))
     return ("Cannot remove %s from user %s: a licence inherited from a group membership cannot be removed per user. "
             "Remove the user from that group, or the licence from the group, instead." % ("; ".join(parts), upn))
+
+
+# -- waiting for a seat (m365_license seat_wait) ---------------------------------------------------------------
+
+JITTER = 0.5  # each pause is the interval times a factor in [1 - JITTER, 1 + JITTER]
+
+
+def jittered_pause(interval, remaining, draw):
+    """Seconds to sleep before the next seat reading, or None when the deadline has passed.
+
+    draw is a number in [0, 1) (random.random()): parallel runs spread out instead of re-reading the seats
+    in lock step. Never longer than what is left of the wait, never below 0.5 s.
+    """
+    if remaining <= 0:
+        return None
+    interval = max(1.0, float(interval))
+    draw = min(max(float(draw), 0.0), 1.0)
+    pause = interval * (1.0 - JITTER + 2.0 * JITTER * draw)
+    return max(0.5, min(pause, remaining))
+
+
+def free_candidates(candidates):
+    """The candidate SKU rows with a free seat, in preference order."""
+    return [s for s in candidates if seats(s)["free"] > 0]
+
+
+def seat_counts_text(candidates):
+    return "; ".join("%s %d/%d used" % (s["skuPartNumber"], seats(s)["consumed"], seats(s)["enabled"])
+                     for s in candidates) or "none"
+
+
+def usable_for_waiting(candidates):
+    """Waiting can only end well when some candidate has enabled seats at all."""
+    return any(seats(s)["enabled"] > 0 for s in candidates)
+
+
+def waiting_message(candidates, waited, limit):
+    return ("Waiting for a free seat: %s (waited %d s of this call's %d s). Seats free up when other users give "
+            "their borrowed licence back." % (seat_counts_text(candidates), waited, limit))

@@ -123,6 +123,9 @@ def licence_plan(params, skus, need_licence, held):
     if need_licence and not held and not params["license_skus"]:
         problems.append(_problem("non_interactive_user_license_skus is empty, but the user needs a licence until it "
                                  "is non-interactive.", "list the Dynamics 365 SKUs that may be borrowed."))
+    elif need_licence and not held and not candidates and not no_plan and params.get("seat_wait") \
+            and any(seats(s)["enabled"] > 0 for s in usable):
+        pass  # every seat taken right now: the borrow waits for one (non_interactive_user_seat_wait)
     elif need_licence and not held and not candidates and not no_plan:
         found = "; ".join("%s %d/%d used" % (s["skuPartNumber"], seats(s)["consumed"], seats(s)["enabled"])
                           for s in usable) or "none of them"
@@ -225,7 +228,12 @@ def decide(params, user, statuses, skus=None, groups=None):
                                                     or "no property", ", adopt (mark as owned)" if adopt else ""))
     for group in groups_to_add:
         plan.append("add %s to group %s" % (upn, group.get("displayName") or group["id"]))
-    if borrow:
+    wait_for_seat = borrow and skus is not None and not candidates and bool(params.get("seat_wait"))
+    if borrow and wait_for_seat:
+        plan.append("wait up to %d s for a free seat of %s (none free now), then borrow it" % (
+            params["seat_wait"], ", ".join(s["skuPartNumber"] for s in borrowable if has_dynamics_plan(s))
+            or "non_interactive_user_license_skus"))
+    elif borrow:
         plan.append("borrow one licence of %s" % (", ".join(candidates) or "non_interactive_user_license_skus"))
     elif held and pending:
         plan.append("keep the licence %s it already holds until every environment is finished" % ", ".join(held))
@@ -251,6 +259,7 @@ def decide(params, user, statuses, skus=None, groups=None):
         "entra": {"action": entra, "changes": changes},
         "groups_to_add": [g["id"] for g in groups_to_add],
         "license": {"borrow": borrow and not converged, "candidates": candidates, "held": held,
+                    "wait_for_seat": wait_for_seat and not converged,
                     "borrowable": [s["skuPartNumber"] for s in borrowable if has_dynamics_plan(s)],
                     "give_back": give_back, "skus": [tenant_sku(s) for s in skus or []]},
         "pending": [s["url"] for s in pending],

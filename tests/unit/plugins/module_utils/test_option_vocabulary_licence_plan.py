@@ -66,3 +66,26 @@ def test_pick_one_prefers_held_then_free():
 def test_no_free_seat_fails_before_writing():
     with pytest.raises(ConfigError, match="ENTERPRISEPACK has no free seat"):
         lp.check_seats([E3], [{"skuId": E3["skuId"], "disabledPlans": []}], [])
+
+
+# -- waiting for a seat -------------------------------------------------------------------------------------------
+
+def test_jittered_pause_is_bounded_by_the_jitter_and_the_deadline():
+    from ansible_collections.d365.identity.plugins.module_utils._domain import licence_plan as plan
+    for step in range(11):
+        pause = plan.jittered_pause(10, 1000, step / 10.0)
+        assert 5.0 <= pause <= 15.0
+    assert plan.jittered_pause(10, 1000, 0.0) == 5.0 and plan.jittered_pause(10, 1000, 1.0) == 15.0
+    assert plan.jittered_pause(10, 3, 0.9) == 3  # never past the deadline
+    assert plan.jittered_pause(10, 0, 0.5) is None and plan.jittered_pause(10, -1, 0.5) is None
+    assert plan.jittered_pause(0, 100, 0.0) >= 0.5  # a zero interval does not spin
+    assert plan.jittered_pause(10, 1000, 7) == 15.0  # a draw out of range is clamped
+
+
+def test_waiting_needs_enabled_seats():
+    from ansible_collections.d365.identity.plugins.module_utils._domain import licence_plan as plan
+    full = {"skuPartNumber": "A", "prepaidUnits": {"enabled": 2}, "consumedUnits": 2}
+    none = {"skuPartNumber": "B", "prepaidUnits": {"enabled": 0}, "consumedUnits": 0}
+    assert plan.usable_for_waiting([full, none]) and not plan.usable_for_waiting([none])
+    assert plan.free_candidates([full, none]) == []
+    assert "A 2/2 used; B 0/0 used" in plan.waiting_message([full, none], 5, 60)

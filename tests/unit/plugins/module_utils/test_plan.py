@@ -340,6 +340,23 @@ def test_no_free_seat_lists_the_seats():
     assert "not in this tenant: DYN365_MISSING" in problem
 
 
+def test_no_free_seat_is_a_pending_wait_when_waiting_is_allowed():
+    result = _plan.decide(params(seat_wait=900), user(), [absent()], skus=skus(p1_consumed=3, p1_enabled=3), groups=[])
+    assert result["problems"] == []
+    assert result["license"]["borrow"] is True and result["license"]["wait_for_seat"] is True
+    assert any("wait up to 900 s for a free seat of DYN365_ENTERPRISE_PLAN1" in line for line in result["plan"])
+
+
+def test_waiting_does_not_hide_a_sku_without_any_enabled_seat():
+    result = _plan.decide(params(seat_wait=900), user(), [absent()], skus=skus(p1_consumed=0, p1_enabled=0), groups=[])
+    assert len(result["problems"]) == 1 and "No free seat" in result["problems"][0]
+
+
+def test_a_free_seat_means_no_wait():
+    result = _plan.decide(params(seat_wait=900), user(), [absent()], skus=skus(), groups=[])
+    assert result["problems"] == [] and result["license"]["wait_for_seat"] is False
+
+
 def test_sku_without_dynamics_plan_is_a_problem():
     result = _plan.decide(params(license_skus=["ENTERPRISEPACK"]), user(), [absent()], skus=skus(), groups=[])
     assert len(result["problems"]) == 1

@@ -197,8 +197,11 @@ def test_cap_of_seven_fails_without_write(tenant, org_resources):
 def test_without_check_cap_dataverse_refuses_at_the_cap_with_the_fix(tenant):
     dv = environment(tenant, *seven_non_interactive(), megan())
     result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive", check_cap=False)
-    assert "organization_resources" not in dv.names()
+    names = dv.names()
+    # no cap read before the write; after the refusal the count is re-read for the message (now 7 of at most 7)
+    assert names.index("update_systemuser") < names.index("organization_resources")
     assert result["failed"] and result["error_code"] == "0x80048d14" and "set another non-interactive user" in result["msg"]
+    assert "7 of at most 7" in result["msg"]
     assert dv.rows[MEGAN_ID]["accessmode"] == 0
 
 
@@ -247,3 +250,18 @@ def test_unknown_environment_url_in_admin_api_fails_clearly(tenant):
     result = tenant.run(entra_object_id=LYNNE_OID, sync=True)
     assert result["failed"] and "No Power Platform environment has the instance URL %s" % ENV_URL in result["msg"]
     assert tenant.admin.calls_to("add_user") == []
+
+
+def test_losing_the_race_for_the_last_slot_names_environment_count_and_fix(tenant):
+    six = seven_non_interactive()
+    dv = environment(tenant, *six[:6], megan())
+
+    def another_run_takes_the_last_slot():
+        dv.add_user(*six[6])
+
+    dv.fail("update_systemuser", another_run_takes_the_last_slot)  # between check_cap's reading and the PATCH
+    result = tenant.run(systemuser_id=MEGAN_ID, access_mode="non_interactive")
+    assert result["failed"] and result["error_code"] == "0x80048d14"
+    assert ENV_URL in result["msg"] and "another run may have taken the last slot" in result["msg"]
+    assert "it now has 7 of at most 7" in result["msg"] and "Fix: set another non-interactive user of this environment back to Read-Write" in result["msg"]
+    assert dv.rows[MEGAN_ID]["accessmode"] == 0

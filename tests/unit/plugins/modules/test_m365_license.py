@@ -350,3 +350,99 @@ def test_without_direct_only_an_inherited_licence_fails_before_writing(tenant):
     graph = graph_with(tenant, user([{"skuId": SALES, "assignedByGroup": GROUP}, {"skuId": PLAN1}]))
     result = tenant.run(skus=[SALES, PLAN1], state="absent")
     assert result["failed"] is True and graph.writes() == []
+
+
+# -- seat_wait: waiting for a free seat -------------------------------------------------------------------------
+
+
+class Clock:
+    """The module's clock, sleep and jitter draw: sleeping advances the clock, and can change the tenant."""
+
+    def __init__(self, monkeypatch, on_sleep=None):
+        self.now, self.pauses, self.on_sleep = 1000.0, [], on_sleep
+        monkeypatch.setattr(m365_license, "clock", lambda: self.now)
+        monkeypatch.setattr(m365_license, "sleep", self.sleep)
+        monkeypatch.setattr(m365_license, "draw", lambda: 0.5)
+
+    def sleep(self, seconds):
+        self.pauses.append(seconds)
+        self.now += seconds
+        if self.on_sleep:
+            self.on_sleep(len(self.pauses))
+
+
+def sku_row(graph, sku_id):
+    return next(s for s in graph.skus if s["skuId"] == sku_id)
+
+
+def test_seat_wait_returns_waiting_without_writing_when_no_seat_frees_up(tenant, monkeypatch):
+    graph = graph_with(tenant, user())
+    clock = Clock(monkeypatch)
+    result = tenant.run(skus=["DYN365_ENTERPRISE_SALES"], one_of=True, seat_wait=30, seat_poll_interval=10)
+    assert result["changed"] is False and result["waiting"] is True
+    assert graph.writes() == []
+    assert sum(clock.pauses) == pytest.approx(30) and all(p <= 15 for p in clock.pauses)
+    assert "DYN365_ENTERPRISE_SALES 2/2 used" in result["msg"]
+    assert result["seats"]["DYN365_ENTERPRISE_SALES"]["free"] == 0
+
+
+def test_seat_wait_takes_a_seat_freed_meanwhile(tenant, monkeypatch):
+    graph = graph_with(tenant, user())
+
+    def someone_gives_back(count):
+        if count == 2:
+            sku_row(graph, SALES)["consumedUnits"] = 1
+
+    clock = Clock(monkeypatch, someone_gives_back)
+    result = tenant.run(skus=["DYN365_ENTERPRISE_SALES"], one_of=True, seat_wait=600, seat_poll_interval=10)
+    assert result["changed"] is True and result["waiting"] is False
+    assert len(clock.pauses) == 2 and result["waited"] == 20
+    assert held(graph) == [SALES]
+    assert sku_row(graph, SALES)["consumedUnits"] == 2  # never above the enabled 2
+
+
+def test_seat_wait_goes_back_to_waiting_when_the_seat_is_taken_before_the_assignment(tenant, monkeypatch):
+    graph = graph_with(tenant, user())
+    sku_row(graph, SALES)["consumedUnits"] = 1  # one free seat at the first reading
+
+    def someone_takes_it():
+        sku_row(graph, SALES)["consumedUnits"] = 2
+
+    def it_frees_again(count):
+        if count == 1:
+            sku_row(graph, SALES)["consumedUnits"] = 1
+
+    graph.fail("assign_license", someone_takes_it)
+    clock = Clock(monkeypatch, it_frees_again)
+    result = tenant.run(skus=["DYN365_ENTERPRISE_SALES"], one_of=True, seat_wait=60)
+    assert result["changed"] is True and result["waiting"] is False
+    assert len(clock.pauses) == 1
+    assert held(graph) == [SALES]
+
+
+def test_seat_wait_still_fails_at_once_without_any_enabled_seat(tenant, monkeypatch):
+    graph = graph_with(tenant, user())
+    sku_row(graph, SALES)["prepaidUnits"]["enabled"] = 0
+    sku_row(graph, SALES)["consumedUnits"] = 0
+    clock = Clock(monkeypatch)
+    result = tenant.run(skus=["DYN365_ENTERPRISE_SALES"], one_of=True, seat_wait=60)
+    assert result["failed"] is True
+    assert "has an enabled seat" in result["msg"]
+    assert clock.pauses == [] and graph.writes() == []
+
+
+def test_seat_wait_0_keeps_failing_fast(tenant, monkeypatch):
+    graph = graph_with(tenant, user())
+    clock = Clock(monkeypatch)
+    result = tenant.run(skus=["DYN365_ENTERPRISE_SALES"], one_of=True)
+    assert result["failed"] is True
+    assert "no free seat" in result["msg"]
+    assert clock.pauses == [] and graph.writes() == []
+
+
+def test_seat_wait_with_a_free_seat_does_not_wait(tenant, monkeypatch):
+    graph = graph_with(tenant, user())
+    clock = Clock(monkeypatch)
+    result = tenant.run(skus=["DYN365_ENTERPRISE_SALES", PLAN1], one_of=True, seat_wait=60)
+    assert result["changed"] is True and result["waited"] == 0 and clock.pauses == []
+    assert held(graph) == [PLAN1]
