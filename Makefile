@@ -79,9 +79,17 @@ lint: venv
 # Per-task cost and token reuse, the role against a hand-written uri playbook (requests, writes,
 # wall time, targets printed as PASS/FAIL, never asserted), emulator throughput (3 s: at ~1200 WhoAmI/s a
 # longer run meets the emulator's Dataverse limit of 6000 requests per 300 s). Not part of make test.
+# The fleet (tests/benchmarks/bench_fleet.py) runs small here (BENCH_FLEET_ARGS); make bench-fleet runs the issue's
+# whole figure: 20 users x 2 environments, forks 10, 3 free seats, sync 10 s, 20 users one after another, two slices.
+BENCH_FLEET_ARGS ?= --users 4 --forks 4 --sequential-users 1
 bench: tree
 	cd $(COLL) && PYTHONPATH=$(BUILD_ROOT) $(PY) tests/benchmarks/bench_tasks.py 10 \
-	  && PYTHONPATH=$(BUILD_ROOT) $(PY) tests/benchmarks/bench_procedure.py && $(PY) -m tests.emulator.bench --seconds 3
+	  && PYTHONPATH=$(BUILD_ROOT) $(PY) tests/benchmarks/bench_procedure.py && $(PY) -m tests.emulator.bench --seconds 3 \
+	  && PYTHONPATH=$(BUILD_ROOT) $(PY) tests/benchmarks/bench_fleet.py $(BENCH_FLEET_ARGS)
+
+.PHONY: bench-fleet
+bench-fleet: tree
+	cd $(COLL) && PYTHONPATH=$(BUILD_ROOT) $(PY) tests/benchmarks/bench_fleet.py $(BENCH_FLEET_FULL_ARGS)
 
 clean:
 	rm -rf $(BUILD_ROOT)
