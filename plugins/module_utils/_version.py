@@ -7,5 +7,5 @@
 
 from __future__ import annotations
 
-COLLECTION_VERSION = "0.2.0"
+COLLECTION_VERSION = "0.3.0"
 USER_AGENT = "d365.identity/" + COLLECTION_VERSION

@@ -158,7 +158,7 @@ def test_no_token_in_error_text(fake_tokens, sleeps):
 
 def test_session_user_agent_and_env_trust():
     session = new_session()
-    assert session.headers["User-Agent"] == USER_AGENT == "d365.identity/0.2.0"
+    assert session.headers["User-Agent"] == USER_AGENT == "d365.identity/0.3.0"
     assert session.trust_env  # REQUESTS_CA_BUNDLE and proxy variables apply
 
 
