@@ -228,9 +228,10 @@ import time
 
 from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
 from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
-from ansible_collections.d365.identity.plugins.module_utils._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
+from ansible_collections.d365.identity.plugins.module_utils._domain.preflight import (
+    Problems, check_caller_is_admin, environment_fix)
 from ansible_collections.d365.identity.plugins.module_utils._odata import guid
-from ansible_collections.d365.identity.plugins.module_utils._errors import AuthError, D365Error, PermissionDeniedError
+from ansible_collections.d365.identity.plugins.module_utils._errors import D365Error
 from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
 from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states
 from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
@@ -240,18 +241,6 @@ from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers 
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "assignedLicenses",
                "licenseAssignmentStates") + ownership.SELECT
-
-
-class Problems(list):
-    """Problems in the order found, each once (one failing token shows up in every read)."""
-
-    def add(self, text):
-        if text not in self:
-            self.append(text)
-
-    def from_error(self, where, error, fix):
-        message = error.message.rstrip(".")
-        self.add("%s: %s. Fix: %s" % (where, message, fix) if "Fix:" not in message else "%s: %s." % (where, message))
 
 
 def read_user(graph, upn, problems):
@@ -294,15 +283,6 @@ def read_rows(dataverse, user_id, url, problems):
     return rows[0] if rows else None
 
 
-def environment_fix(error):
-    if isinstance(error, AuthError):
-        return ("check the environment URL: a token for it was refused, so it is not an environment of this tenant "
-                "(a typo, or another tenant's environment)")
-    if isinstance(error, PermissionDeniedError):
-        return "create an application user for the client with the System Administrator role in this environment"
-    return "check the environment URL (Power Platform admin center > Environment > Environment URL)"
-
-
 def check_environment(dataverse, params, status, problems):
     """Everything a write in this environment needs, read before the first write."""
     url = status["url"]
@@ -312,12 +292,7 @@ def check_environment(dataverse, params, status, problems):
         problems.from_error("%s does not answer WhoAmI" % url, error, environment_fix(error))
         return
     try:
-        caller_roles = dataverse.user_roles(who["UserId"])
-        if not any((r.get("_roletemplateid_value") or "").lower() == SYSTEM_ADMINISTRATOR_TEMPLATE
-                   for r in caller_roles):
-            problems.add("%s: the client's application user lacks System Administrator, which changing access modes "
-                         "and granting roles needs. Fix: give it that role (Power Platform admin center > Environment "
-                         "> Settings > Application users)." % url)
+        check_caller_is_admin(dataverse, who, problems)
         bu_id = status["businessunitid"] or who.get("BusinessUnitId")
         available = dataverse.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
         _matched, unknown = match_roles(params["security_roles"], available)

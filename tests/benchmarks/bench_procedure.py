@@ -103,6 +103,14 @@ def by_task(log, task_times):
     return [(name, entries) for name, entries in tasks if entries]
 
 
+def task_durations(task_times):
+    """[(seconds, task)] longest first, one row per task name (loops and repeats summed)."""
+    totals = collections.Counter()
+    for (start, name), (end, _next) in zip(task_times, task_times[1:]):
+        totals[name] += end - start
+    return sorted(((seconds, name) for name, seconds in totals.items()), reverse=True)
+
+
 def run_playbook(env, playbook, vars_file):
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", playbook,
                "-e", "@" + vars_file]
@@ -236,6 +244,10 @@ def report(role, uri, runs):
             print("  %3d %2d  %s" % (len(api), len([e for e in api if e["method"] != "GET"]), task))
             for label, count in sorted(collections.Counter(endpoint(e) for e in entries).items()):
                 print("          %2dx %s%s" % (count, label, statuses([e for e in entries if endpoint(e) == label])))
+    for who, res in (("role", role["fresh"]), ("uri", uri["fresh"])):
+        print("\n%s fresh run: where the wall goes (seconds from each task's start to the next's, longest first)" % who)
+        for seconds, task in task_durations(res["tasks"])[:12]:
+            print("  %6.2f  %s" % (seconds, task))
     counts = collections.Counter(endpoint(e) for e in role["fresh"]["log"] if e["service"] in API_SERVICES)
     print("\nrole fresh run, API requests by endpoint (%d; {id} = any GUID, both environments together):"
           % sum(counts.values()))

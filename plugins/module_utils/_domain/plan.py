@@ -50,11 +50,24 @@ def check_inputs(params):
         problems.append(_problem("non_interactive_user_upn %r is not a user principal name." % raw,
                                  "write it as name@domain with exactly one @ and a verified domain of the tenant, "
                                  "for example svc-d365-portal@contoso.onmicrosoft.com."))
+    url_problems, environments = check_environment_urls(params["environments"], "non_interactive_user_environments")
+    problems.extend(url_problems)
+    if params["state"] == "present" and params.get("usage_location"):
+        try:
+            usage_location(params["usage_location"])
+        except ConfigError as error:
+            problems.append(_problem(error.message.split(":")[0] + ".", error.message.split(":", 1)[1].strip()))
+    return problems, environments
+
+
+def check_environment_urls(values, option="environments"):
+    """(problems, the URLs without trailing slash) for a list of Dataverse environment URLs, before any request."""
+    problems = []
     environments, seen = [], {}
-    if not params["environments"]:
-        problems.append(_problem("non_interactive_user_environments is empty.",
+    if not values:
+        problems.append(_problem("%s is empty." % option,
                                  "list the Dataverse environment URLs, for example https://contoso.crm4.dynamics.com."))
-    for url in params["environments"]:
+    for url in values:
         parts = urlsplit(str(url).strip())
         if str(url) != str(url).strip() or parts.scheme != "https" or not parts.hostname:
             problems.append(_problem("Environment URL %r is not an https:// URL." % url,
@@ -70,11 +83,6 @@ def check_inputs(params):
         else:
             seen[environment_key(url)] = url
             environments.append(str(url).strip().rstrip("/"))
-    if params["state"] == "present" and params.get("usage_location"):
-        try:
-            usage_location(params["usage_location"])
-        except ConfigError as error:
-            problems.append(_problem(error.message.split(":")[0] + ".", error.message.split(":", 1)[1].strip()))
     return problems, environments
 
 

@@ -442,3 +442,14 @@ def test_has_dynamics_plan():
 def test_malformed_url_hint_is_the_base_url(url, hint):
     problems, _envs = _plan.check_inputs(params(environments=[url]))
     assert problems and problems[0].endswith("for example " + hint)
+
+
+def test_environment_urls_are_checked_for_any_option_name():
+    from ansible_collections.d365.identity.plugins.module_utils._domain.plan import check_environment_urls
+    problems, urls = check_environment_urls(["https://a.crm4.dynamics.com/", "http://b", "https://A.crm4.dynamics.com"],
+                                            "application_user_environments")
+    assert urls == ["https://a.crm4.dynamics.com"]
+    assert len(problems) == 2 and "not an https:// URL" in problems[0] and "listed twice" in problems[1]
+    assert check_environment_urls([], "application_user_environments")[0] == [
+        "application_user_environments is empty. Fix: list the Dataverse environment URLs, for example "
+        "https://contoso.crm4.dynamics.com."]
