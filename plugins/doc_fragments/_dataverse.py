@@ -5,6 +5,14 @@
 from __future__ import annotations
 
 
+# Shared by USER_IDENTITY and USER_OR_APPLICATION_IDENTITY (one wording for one option).
+_IDENTITY_DESCRIPTION = r"""      - The user, by user principal name (matched on C(domainname), where Dataverse online keeps the UPN), Microsoft
+        Entra object id (C(azureactivedirectoryobjectid)) or Dataverse C(systemuserid); a GUID matches either id.
+      - The 0.x options O(entra_object_id), O(object_id), O(user_principal_name), O(upn) and O(systemuser_id) are
+        deprecated aliases of this option and will be removed in 1.0.0.
+"""
+
+
 class ModuleDocFragment:
     # Dataverse connection options (plugins/module_utils/_clients/dataverse.py DATAVERSE_ARGSPEC).
     DOCUMENTATION = r"""
@@ -24,16 +32,34 @@ options:
     default: v9.2
 """
 
-    # How dataverse_role and dataverse_systemuser name the one user (identity, as in every module).
+    # How dataverse_systemuser names the one user (identity, as in every module).
     USER_IDENTITY = r"""
 options:
   identity:
     description:
-      - The user, by user principal name (matched on C(domainname), where Dataverse online keeps the UPN), Microsoft
-        Entra object id (C(azureactivedirectoryobjectid)) or Dataverse C(systemuserid); a GUID matches either id.
-      - The 0.x options O(entra_object_id), O(object_id), O(user_principal_name), O(upn) and O(systemuser_id) are
-        deprecated aliases of this option and will be removed in 1.0.0.
-    type: str
+""" + _IDENTITY_DESCRIPTION + r"""    type: str
     required: true
     aliases: [entra_object_id, object_id, user_principal_name, upn, systemuser_id]
+"""
+
+    # How dataverse_role names the one user: identity, or application_id (APPLICATION_IDENTITY) instead.
+    USER_OR_APPLICATION_IDENTITY = r"""
+options:
+  identity:
+    description:
+""" + _IDENTITY_DESCRIPTION + r"""      - Exactly one of O(identity) and O(application_id) is required.
+    type: str
+    aliases: [entra_object_id, object_id, user_principal_name, upn, systemuser_id]
+"""
+
+    # An application user as the identity (dataverse_role, dataverse_systemuser_info).
+    APPLICATION_IDENTITY = r"""
+options:
+  application_id:
+    description:
+      - An application user instead of a person, by the Application (client) ID of its app registration (matched on
+        C(applicationid); soft-deleted rows are ignored). Create one with M(d365.identity.dataverse_application_user).
+      - Mutually exclusive with O(identity).
+    type: str
+    version_added: 0.4.0
 """

@@ -12,6 +12,7 @@ version_added: 0.1.0
 description:
   - Grants or removes security roles of one system user, resolving each role inside the user's own business unit
     (role ids differ per business unit; the template id does not).
+  - The user is a person (O(identity)) or an application user (O(application_id)).
   - Associates and disassociates through C(systemuserroles_association/$ref) only when needed.
   - Roles can only be granted while the user is licensed and enabled, so grant them before making the user
     non-interactive and removing its licence.
@@ -56,7 +57,8 @@ options:
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
-  - d365.identity._dataverse.USER_IDENTITY
+  - d365.identity._dataverse.USER_OR_APPLICATION_IDENTITY
+  - d365.identity._dataverse.APPLICATION_IDENTITY
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:
@@ -86,6 +88,13 @@ EXAMPLES = r"""
       set:
         - Basic User
         - 119F245C-3CC8-4b62-B31C-D1A046CED15D  # System Customizer
+
+- name: Make an app's application user a System Administrator
+  d365.identity.dataverse_role:
+    environment_url: https://contoso.crm4.dynamics.com
+    application_id: 2f6d1c8e-7b3a-4e5f-9a1b-0c2d3e4f5a6b
+    roles:
+      add: [System Administrator]
 
 - name: Remove a role
   d365.identity.dataverse_role:
@@ -139,10 +148,15 @@ from ansible_collections.d365.identity.plugins.module_utils import _list_values 
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    IDENTITY_ARGSPEC_OLD_NAMES, ROLES_NAV, describe, match_roles, not_synchronised, read_one, role_dict)
+    APPLICATION_ID_EXCLUSIVE, APPLICATION_ID_OPTION, IDENTITY_ARGSPEC_OLD_NAMES, ROLES_NAV, describe, match_roles,
+    not_synchronised, read_one, role_dict)
 
 NOT_SYNCED = ("add it first with d365.identity.dataverse_systemuser (sync: true), or wait for the background "
               "synchronisation")
+NO_APPLICATION_USER = "create it first with d365.identity.dataverse_application_user"
+DISABLED_PERSON = ("give the user a Dynamics 365 licence (and enable the account) so the synchronisation enables it "
+                   "again, grant the roles, then set access_mode non_interactive before removing the licence")
+DISABLED_APPLICATION_USER = "enable it with d365.identity.dataverse_application_user (state: present), then grant the roles"
 
 
 def role_key(row):
@@ -205,6 +219,9 @@ def run(module):
     client = module.dataverse_client()
     row = read_one(client, params)
     if row is None:
+        if params.get("application_id"):
+            raise D365Error("%s does not exist in %s. Fix: %s." % (
+                describe(params).capitalize(), client.environment_url, NO_APPLICATION_USER))
         raise not_synchronised(params, client.environment_url, NOT_SYNCED)
     user_id = row["systemuserid"]
     bu_id = row.get("_businessunitid_value")
@@ -220,9 +237,8 @@ def run(module):
 
     if to_add and row.get("isdisabled"):
         raise D365Error("%s is disabled in %s, and security roles can only be granted while the user is licensed and "
-                        "enabled. Fix: give the user a Dynamics 365 licence (and enable the account) so the "
-                        "synchronisation enables it again, grant the roles, then set access_mode non_interactive "
-                        "before removing the licence." % (describe(params), client.environment_url))
+                        "enabled. Fix: %s." % (describe(params), client.environment_url, DISABLED_APPLICATION_USER
+                                               if params.get("application_id") else DISABLED_PERSON))
 
     if not module.check_mode:
         for role in to_add:
@@ -245,13 +261,15 @@ def run(module):
 
 
 def main():
-    spec = identity.spec(IDENTITY_ARGSPEC_OLD_NAMES, required=True)
+    spec = identity.spec(IDENTITY_ARGSPEC_OLD_NAMES, required=False)
     spec.update({
+        "application_id": APPLICATION_ID_OPTION,
         "roles": list_values.spec(),
         "state": {"type": "str", "choices": ["present", "absent"]},
         "purge": {"type": "bool"},
     })
-    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True)
+    module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
+                        mutually_exclusive=APPLICATION_ID_EXCLUSIVE, required_one_of=APPLICATION_ID_EXCLUSIVE)
     run_module(module, run)
 
 

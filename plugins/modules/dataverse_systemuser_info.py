@@ -42,6 +42,7 @@ options:
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
+  - d365.identity._dataverse.APPLICATION_IDENTITY
   - d365.identity._attributes
   - d365.identity._attributes.INFO_MODULE
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
@@ -56,6 +57,13 @@ EXAMPLES = r"""
   until: dv_user.systemusers | length == 1
   retries: 30
   delay: 20
+
+- name: Read an app's application user and its roles
+  d365.identity.dataverse_systemuser_info:
+    environment_url: https://contoso.crm4.dynamics.com
+    application_id: 2f6d1c8e-7b3a-4e5f-9a1b-0c2d3e4f5a6b
+    count_non_interactive: false
+  register: app_user
 
 - name: List the non-interactive users of an environment
   d365.identity.dataverse_systemuser_info:
@@ -138,12 +146,14 @@ non_interactive_max:
 from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    ACCESS_MODE_OPTION, IDENTITY_ARGSPEC_OLD_NAMES, non_interactive_counts, read_systemusers, systemuser_dict, users_filter)
+    ACCESS_MODE_OPTION, APPLICATION_ID_EXCLUSIVE, APPLICATION_ID_OPTION, IDENTITY_ARGSPEC_OLD_NAMES,
+    non_interactive_counts, read_systemusers, systemuser_dict, users_filter)
 
 
 def run(module):
     client = module.dataverse_client()
-    rows = read_systemusers(client, users_filter(module.params, module.params["access_mode"]))
+    rows = read_systemusers(client, users_filter(module.params, module.params["access_mode"]),
+                            live_only=bool(module.params["application_id"]))
     result = {"changed": False, "systemusers": [systemuser_dict(r) for r in rows]}
     if module.params["count_non_interactive"]:
         result["non_interactive_count"], result["non_interactive_max"] = non_interactive_counts(client)
@@ -152,8 +162,9 @@ def run(module):
 
 def main():
     spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES, required=False), access_mode=ACCESS_MODE_OPTION,
-                count_non_interactive={"type": "bool", "default": True})
-    run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
+                application_id=APPLICATION_ID_OPTION, count_non_interactive={"type": "bool", "default": True})
+    run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
+                          mutually_exclusive=APPLICATION_ID_EXCLUSIVE), run)
 
 
 if __name__ == "__main__":

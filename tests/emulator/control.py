@@ -61,7 +61,8 @@ def state_dump(st):
                 "applicationid": r["applicationid"],
                 "business_unit": env.business_units[r["_businessunitid_value"]]["name"],
                 "roles": [env.roles[x]["name"] for x in r["__roles"] if x in env.roles],
-                "accessmode": r["accessmode"], "isdisabled": r["isdisabled"], "islicensed": r["islicensed"]}
+                "accessmode": r["accessmode"], "isdisabled": r["isdisabled"], "islicensed": r["islicensed"],
+                "deletedstate": r["deletedstate"]}
                 for r in env.systemusers.values()]}
     return {
         "tenant_id": st.tenant_id, "tenant_name": st.tenant_name, "knobs": st.knobs,

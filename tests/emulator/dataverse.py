@@ -19,7 +19,7 @@ ENTITIES = {
     "systemusers": ("systemuser", "systemuserid", [
         "systemuserid", "domainname", "internalemailaddress", "fullname", "firstname", "lastname",
         "azureactivedirectoryobjectid", "applicationid", "accessmode", "isdisabled", "islicensed",
-        "_businessunitid_value", "createdon", "modifiedon", "versionnumber"]),
+        "_businessunitid_value", "deletedstate", "createdon", "modifiedon", "versionnumber"]),
     "businessunits": ("businessunit", "businessunitid", [
         "businessunitid", "name", "_parentbusinessunitid_value", "isdisabled", "versionnumber"]),
     "roles": ("role", "roleid", [
@@ -120,6 +120,8 @@ def route(server, req, env, caller, path):
             return Response(200, shape_one(req, env, entity_set, row), content_type=ODATA_JSON)
         if req.method == "PATCH" and entity_set == "systemusers":
             return patch_systemuser(server, req, env, caller, key)
+        if req.method == "DELETE" and entity_set == "systemusers":
+            return delete_systemuser(server, env, caller, key)
     elif key and entity_set == "systemusers" and tail[0].startswith("systemuserroles_association"):
         return role_association(server, req, env, caller, key, tail)
     raise dataverse_error(405, "0x80060888", f"The requested operation {req.method} is not supported on '{path}'.")
@@ -216,7 +218,7 @@ def query(server, req, env, entity_set, rows):
 def _column_type(name):
     if name.endswith("id") or name.endswith("_value") or name == "azureactivedirectoryobjectid":
         return "guid"
-    if name in ("accessmode", "versionnumber"):
+    if name in ("accessmode", "versionnumber", "deletedstate"):
         return "number"
     if name.startswith("is"):
         return "bool"
@@ -342,12 +344,18 @@ def create_systemuser(server, req, env, caller):
                               "prvCreateUser privilege.")
     appid = (body.get("applicationid") or "").lower()
     if appid:
-        if env.find_by_application_id(appid):
+        # §8: a soft-deleted row still holds the app id and blocks the create (terraform issue #623).
+        # ASSUMPTION: a live row gives the same error (§8: error for duplicating a live row UNCONFIRMED).
+        if env.application_user_rows(appid):
             raise dataverse_error(412, "0x80040237", "A record with matching key values already exists.")
         client = st.clients.get(appid)
+        # §8: Dataverse fills the name from Entra (first name "#", so fullname "# <app display name>"), no
+        # licence, accessmode 4. ASSUMPTION: azureactivedirectoryobjectid is the client's service principal
+        # object id (the emulator keeps one per client).
         row = env.new_systemuser(applicationid=appid, accessmode=4, islicensed=False,
                                  azureactivedirectoryobjectid=client["object_id"] if client else None,
-                                 fullname=f"# {client['name'] if client else appid}",
+                                 fullname=f"# {client['name'] if client else appid}", firstname="#",
+                                 lastname=client["name"] if client else appid,
                                  domainname=f"{appid}@{st.domains[0]}")
     else:
         user = st.find_user(body.get("azureactivedirectoryobjectid") or body.get("domainname") or "")
@@ -365,6 +373,38 @@ def create_systemuser(server, req, env, caller):
         env.systemusers.pop(row["systemuserid"], None)
         raise
     return Response(204, headers=_entity_id_header(env, row))
+
+
+# ASSUMPTION: codes and messages of the two refusals (§8 documents only that an active application user
+# cannot be deleted; the emulator deletes nothing but application users).
+ACTIVE_USER_DELETE = ("0x80040227", "Only a disabled user can be deleted. Disable the user first.")
+NOT_AN_APPLICATION_USER = ("0x80040228", "Only application users can be deleted.")
+
+
+def delete_systemuser(server, env, caller, key):
+    """§8: DELETE systemusers(<id>) of a disabled application user: the first soft-deletes it (deletedstate 1,
+    roles removed, not restorable), the second deletes it permanently; that one may fail with 0x80048610."""
+    st = server.state
+    row = get_row(env, "systemusers", key)
+    if not env.has_role_template(caller, SYSTEM_ADMINISTRATOR):
+        raise dataverse_error(403, "0x80040220", f"Principal user (Id={caller['systemuserid']}) is missing "
+                              "prvDeleteUser privilege.")
+    if not row.get("applicationid"):
+        raise dataverse_error(400, *NOT_AN_APPLICATION_USER)
+    if not row["isdisabled"]:
+        raise dataverse_error(400, *ACTIVE_USER_DELETE)
+    if not row["deletedstate"]:
+        row["deletedstate"] = 1
+        row["__roles"] = []
+        env.touch(row)
+        return Response(204)
+    failures = int(st.knobs.get("permanent_delete_failures") or 0)
+    if failures > 0:
+        # §8 (terraform issue #1249): the user's own usersettings row; retrying works. Status/message: ASSUMPTION.
+        st.knobs["permanent_delete_failures"] = failures - 1
+        raise dataverse_error(400, "0x80048610", "The user settings of this user could not be deleted. Try again.")
+    del env.systemusers[row["systemuserid"]]
+    return Response(204)
 
 
 def role_association(server, req, env, caller, key, tail):

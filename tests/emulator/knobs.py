@@ -31,6 +31,9 @@ DEFAULT_KNOBS = {
     "noninteractive_survives_entra_disable": False,  # §5: accessmode 4 exempts licence only, not account disable
     "bap_adduser_accept_capitalised_objectid": True,  # §7: addUser also reads "ObjectId"
     "unknown_client_code": 700016,                   # §1: AADSTS700016 (400 unauthorized_client) or 7000215 (401)
+    # §8: the next N permanent deletes of a systemuser fail with 0x80048610 (its usersettings row, terraform
+    # issue #1249); each failure uses one up. Status 400 and the message are ASSUMPTIONS.
+    "permanent_delete_failures": 0,
     # §2b: error when writing onPremisesExtensionAttributes of a user with onPremisesSyncEnabled true
     "onprem_mastered_error": {"status": 400, "code": "Request_BadRequest"},
     # §2b: $filter on onPremisesExtensionAttributes/* without ConsistencyLevel: eventual + $count=true -> 400

@@ -121,6 +121,26 @@ def add_systemuser(st, env, su):
     return row
 
 
+def add_application_user(st, env, au):
+    """An application user row of a client (scenario / POST /scenario `application_users`, fact sheet §8).
+
+    ``deletedstate: 1`` seeds a soft-deleted row (it must also be disabled: only those can be deleted), the
+    leftover that makes a new create fail with 0x80040237."""
+    client = _client_ref(st, au["client"])
+    bu_id = env.bu_by_name(au["business_unit"]) if au.get("business_unit") else env.root_bu
+    deleted = int(au.get("deletedstate", 0))
+    # Rows are keyed by app id: a soft-deleted leftover gets an id of its own, so a live row can sit next to it.
+    key = {"systemuserid": det_guid(env.id, "deleted-systemuser", client["client_id"], len(env.systemusers))} \
+        if deleted else {}
+    row = env.new_systemuser(**key, applicationid=client["client_id"], azureactivedirectoryobjectid=client["object_id"],
+                             fullname=f"# {client['name']}", firstname="#", lastname=client["name"],
+                             domainname=f"{client['client_id']}@{st.domains[0]}", _businessunitid_value=bu_id,
+                             accessmode=int(au.get("accessmode", 4)), isdisabled=bool(au.get("isdisabled", deleted)),
+                             islicensed=False, deletedstate=deleted)
+    row["__roles"] = [] if deleted else [env.role_by_name(r, bu_id) for r in au.get("roles", [])]
+    return row
+
+
 def build_state(scenario, base_url, state_dir, cert_cache):
     """``cert_cache`` keeps generated client certificates across /reset (the PEM file must stay valid)."""
     st = State()
@@ -189,13 +209,7 @@ def build_state(scenario, base_url, state_dir, cert_cache):
         for su in spec.get("systemusers", []):
             add_systemuser(st, env, su)
         for au in spec.get("application_users", []):
-            client = _client_ref(st, au["client"])
-            row = env.new_systemuser(applicationid=client["client_id"],
-                                     azureactivedirectoryobjectid=client["object_id"],
-                                     fullname=f"# {client['name']}", lastname=f"# {client['name']}",
-                                     domainname=f"{client['client_id']}@{st.domains[0]}",
-                                     accessmode=int(au.get("accessmode", 4)), isdisabled=False, islicensed=False)
-            row["__roles"] = [env.role_by_name(r, env.root_bu) for r in au.get("roles", [])]
+            add_application_user(st, env, au)
         st.environments[name] = env
     # Everything in the file counts as "already synced long ago" (since=0), applied on the first request.
     st.changed(at=0.0)
@@ -234,6 +248,8 @@ def apply_runtime_update(state, body):
             env.security_group = _group_ref(state, settings.pop("security_group"))
         for su in settings.pop("systemusers", []):  # e.g. fill an environment's non-interactive slots
             add_systemuser(state, env, su)
+        for au in settings.pop("application_users", []):  # e.g. a soft-deleted leftover (§8)
+            add_application_user(state, env, au)
         env.settings.update(settings)
     if body:
         raise ValueError(f"unknown scenario keys {sorted(body)}")

@@ -80,6 +80,7 @@ class Environment:
                "domainname": None, "internalemailaddress": None, "fullname": None, "firstname": None,
                "lastname": None, "azureactivedirectoryobjectid": None, "applicationid": None,
                "accessmode": 0, "isdisabled": False, "islicensed": False, "_businessunitid_value": self.root_bu,
+               "deletedstate": 0,  # fact sheet §8: 0 live, 1 soft-deleted
                "createdon": now, "modifiedon": now, "versionnumber": self.next_version(), "__roles": []}
         row.update(cols)
         self.systemusers[row["systemuserid"]] = row
@@ -97,11 +98,13 @@ class Environment:
         return None
 
     def find_by_application_id(self, appid):
+        """The live application user of a client (fact sheet §8: one per app per environment)."""
+        return next((row for row in self.application_user_rows(appid) if not row["deletedstate"]), None)
+
+    def application_user_rows(self, appid):
+        """Every row holding the client id, soft-deleted ones included (fact sheet §8)."""
         appid = (appid or "").lower()
-        for row in self.systemusers.values():
-            if (row.get("applicationid") or "").lower() == appid:
-                return row
-        return None
+        return [row for row in self.systemusers.values() if (row.get("applicationid") or "").lower() == appid]
 
     def has_role_template(self, row, template_id):
         return any(self.roles[r]["_roletemplateid_value"] == template_id for r in row["__roles"] if r in self.roles)

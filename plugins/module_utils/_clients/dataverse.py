@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible.module_utils.basic import env_fallback
 
+from .._errors import ApiError, NotFoundError
 from .._odata import guid
 from .._transport.http import ApiClient
 
@@ -22,6 +25,10 @@ DATAVERSE_ARGSPEC = {
 }
 
 SYSTEM_ADMINISTRATOR_TEMPLATE = "627090ff-40a3-4053-8790-584edc5be201"
+# A permanent delete of an application user can fail once on the user's own usersettings row; sending it
+# again works (terraform-provider-power-platform issue #1249).
+USERSETTINGS_DELETE_CODE = "0x80048610"
+_ENTITY_ID = re.compile(r"\(([0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12})\)\s*$")  # OData-EntityId
 APP_USER_ROLE = "an application user for this client with the System Administrator security role"
 
 
@@ -60,6 +67,57 @@ class DataverseClient(ApiClient):
         self.request("PATCH", "systemusers(%s)" % guid(systemuser_id, "systemuserid"), json_body=body,
                      headers={"If-Match": "*"}, idempotent=True)
 
+    # -- application users (https://learn.microsoft.com/power-platform/admin/manage-application-users) --------
+
+    def application_user_rows(self, application_id, select):
+        """Every systemuser holding this client id, soft-deleted ones (deletedstate 1) included: callers decide."""
+        return self.find_systemusers("applicationid eq %s" % guid(application_id, "application_id"), select)
+
+    def create_application_user(self, application_id, business_unit_id):
+        """POST systemusers; the new systemuserid, from OData-EntityId (204) or the body (201, return=representation).
+        Dataverse fills the name and the object id from Microsoft Entra ID."""
+        answer = self.request("POST", "systemusers", json_body={
+            "applicationid": guid(application_id, "application_id"), "accessmode": 4, "isdisabled": False,
+            "businessunitid@odata.bind": "/businessunits(%s)" % guid(business_unit_id, "businessunitid")})
+        found = (answer.body or {}).get("systemuserid") if isinstance(answer.body, dict) else None
+        if not found:
+            match = _ENTITY_ID.search(answer.headers.get("OData-EntityId") or "")
+            found = match.group(1) if match else None
+        if not found:
+            raise ApiError("%s POST systemusers answered HTTP %d without the new row's id (no OData-EntityId)." % (
+                self.service, answer.status), status=answer.status)
+        return found.lower()
+
+    def set_disabled(self, systemuser_id, disabled):
+        self.update_systemuser(systemuser_id, {"isdisabled": bool(disabled)})
+
+    def move_systemuser(self, systemuser_id, business_unit_id):
+        """Dataverse removes the user's security roles when it changes business unit."""
+        self.update_systemuser(systemuser_id, {
+            "businessunitid@odata.bind": "/businessunits(%s)" % guid(business_unit_id, "businessunitid")})
+
+    def delete_systemuser(self, systemuser_id, retry_codes=(USERSETTINGS_DELETE_CODE,)):
+        """DELETE systemusers(<id>): soft-deletes a disabled application user, or permanently deletes a
+        soft-deleted one. A refusal with a code in retry_codes is sent once more. False when already gone."""
+        path = "systemusers(%s)" % guid(systemuser_id, "systemuserid")
+        try:
+            return self._delete(path)
+        except ApiError as error:
+            if isinstance(error, NotFoundError) or (error.code or "").lower() not in retry_codes:
+                raise
+        return self._delete(path)
+
+    def _delete(self, path):
+        try:
+            self.request("DELETE", path, idempotent=True)
+        except NotFoundError:
+            return False
+        return True
+
+    def purge_systemusers(self, systemuser_ids):
+        """Permanently delete soft-deleted rows (their DELETE is the permanent one); the ids that were there."""
+        return [row_id for row_id in systemuser_ids if self.delete_systemuser(row_id)]
+
     # -- roles --------------------------------------------------------------------------
 
     def roles(self, filter_expr, select=("roleid", "name", "_roletemplateid_value", "_businessunitid_value")):
@@ -90,6 +148,12 @@ class DataverseClient(ApiClient):
         return self.get("RetrieveOrganizationResources()")
 
     # -- business units ------------------------------------------------------------------
+
+    def business_units(self, filter_expr=None, select=("businessunitid", "name")):
+        params = {"$select": ",".join(select)}
+        if filter_expr:
+            params["$filter"] = filter_expr
+        return self.get_all("businessunits", params=params)
 
     def business_unit(self, business_unit_id, select=("businessunitid", "name")):
         return self.get("businessunits(%s)" % guid(business_unit_id, "businessunitid"),

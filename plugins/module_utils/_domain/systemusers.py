@@ -14,6 +14,7 @@ Roles: https://learn.microsoft.com/power-apps/developer/data-platform/security-r
 from __future__ import annotations
 
 from .._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
+from .application_users import is_live
 from .._identity import check_single
 from .._odata import guid, is_guid, quote
 from .._errors import ApiError, ConfigError, D365Error
@@ -36,6 +37,9 @@ NON_INTERACTIVE_CAP = 7
 
 # identity: a UPN (domainname), an Entra object id or a systemuserid; the 0.x options are its aliases.
 IDENTITY_ARGSPEC_OLD_NAMES = ("entra_object_id", "object_id", "user_principal_name", "upn", "systemuser_id")
+# application_id: an application user instead (its app registration's client id), exclusive with identity.
+APPLICATION_ID_OPTION = {"type": "str"}
+APPLICATION_ID_EXCLUSIVE = [["identity", "application_id"]]
 
 SELECT = ("systemuserid", "domainname", "azureactivedirectoryobjectid", "applicationid", "accessmode",
           "isdisabled", "islicensed", "_businessunitid_value")
@@ -50,6 +54,8 @@ def access_mode_name(value):
 
 
 def describe(params):
+    if params.get("application_id"):
+        return "the application user of client %s" % params["application_id"].strip().lower()
     value = (params.get("identity") or "").strip()
     return "user %s" % value if value else "any user"
 
@@ -61,6 +67,8 @@ def identifier_filter(params):
     either); it goes unquoted and validated. A UPN matches domainname, which online holds the UPN.
     """
     check_single(params, IDENTITY_ARGSPEC_OLD_NAMES)
+    if params.get("application_id"):
+        return "applicationid eq %s" % guid(params["application_id"].strip(), "application_id")
     value = (params.get("identity") or "").strip()
     if not value:
         return None
@@ -106,17 +114,22 @@ def systemuser_dict(row):
 # -- reads -------------------------------------------------------------------------------------
 
 
-def read_systemusers(client, filter_expr):
-    """Raw rows (user + roles in one GET); [] when nothing matches."""
-    params = {"$select": ",".join(SELECT), "$expand": EXPAND_ROLES}
+def read_systemusers(client, filter_expr, live_only=False):
+    """Raw rows (user + roles in one GET); [] when nothing matches.
+
+    live_only: also read deletedstate and leave soft-deleted rows out (application users: a deleted one
+    stays until its second DELETE). Only then, as that column is not needed for people.
+    """
+    params = {"$select": ",".join(SELECT + (("deletedstate",) if live_only else ())), "$expand": EXPAND_ROLES}
     if filter_expr:
         params["$filter"] = filter_expr
-    return client.get_all("systemusers", params=params)
+    rows = client.get_all("systemusers", params=params)
+    return [r for r in rows if is_live(r)] if live_only else rows
 
 
 def read_one(client, params):
     """The one row the identifier names, or None; two matches are an error (never guess)."""
-    rows = read_systemusers(client, identifier_filter(params))
+    rows = read_systemusers(client, identifier_filter(params), live_only=bool(params.get("application_id")))
     if len(rows) > 1:
         raise ConfigError("%s matches %d systemusers in %s (%s): give the Entra object id or the systemuserid as identity." % (
             describe(params), len(rows), client.environment_url,

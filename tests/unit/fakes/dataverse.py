@@ -30,10 +30,11 @@ SALES_T = "c90c4856-4548-461c-9044-54c49c7534d4"
 CALLER_ID = "ca11e700-0000-0000-0000-000000000001"
 GUID = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 SYSTEMUSER_COLUMNS = ("systemuserid", "domainname", "azureactivedirectoryobjectid", "applicationid", "accessmode",
-                      "isdisabled", "islicensed", "_businessunitid_value", "fullname", "internalemailaddress")
+                      "isdisabled", "islicensed", "_businessunitid_value", "fullname", "internalemailaddress",
+                      "deletedstate")
 ROLE_COLUMNS = ("roleid", "name", "_roletemplateid_value", "_businessunitid_value")
 WRITABLE = {"accessmode", "isdisabled", "firstname", "lastname", "domainname", "internalemailaddress", "fullname",
-            "azureactivedirectoryobjectid", "applicationid"}
+            "azureactivedirectoryobjectid", "applicationid", "businessunitid@odata.bind"}
 NON_INTERACTIVE = 4
 
 
@@ -63,22 +64,31 @@ def standard_roles(business_units=(ROOT_BU, SALES_BU),
 
 
 def systemuser(systemuser_id, entra_object_id, domainname, accessmode=0, business_unit=ROOT_BU, isdisabled=False,
-               islicensed=True, roles=(), applicationid=None, fullname=None):
+               islicensed=True, roles=(), applicationid=None, fullname=None, deletedstate=0):
     """A systemuser row (https://learn.microsoft.com/power-apps/developer/data-platform/reference/entities/systemuser)
     and the role ids it holds: ``(row, roles)``, as FakeDataverse(users=...) takes them."""
     row = {"systemuserid": systemuser_id.lower(), "domainname": domainname,
            "azureactivedirectoryobjectid": entra_object_id.lower() if entra_object_id else None,
            "applicationid": applicationid, "accessmode": accessmode, "isdisabled": isdisabled,
            "islicensed": islicensed, "_businessunitid_value": business_unit,
-           "fullname": fullname or domainname.split("@")[0], "internalemailaddress": domainname}
+           "fullname": fullname or domainname.split("@")[0], "internalemailaddress": domainname,
+           "deletedstate": deletedstate}
     return row, [r.lower() for r in roles]
 
 
-def application_user(systemuser_id=CALLER_ID, application_id=CLIENT_ID, business_unit=ROOT_BU):
-    """The application user of a client: accessmode 4 like every application user, no licence."""
-    return systemuser(systemuser_id, "5c7d7e8e-0000-4000-8000-000000000001", "%s@contoso.onmicrosoft.com"
+def application_user(systemuser_id=CALLER_ID, application_id=CLIENT_ID, business_unit=ROOT_BU, isdisabled=False,
+                     deletedstate=0, roles=(), name="d365.identity automation"):
+    """The application user of a client: accessmode 4 like every application user, no licence, named "# <app>".
+    deletedstate=1 (with isdisabled=True): a soft-deleted leftover."""
+    return systemuser(systemuser_id, service_principal_id(application_id), "%s@contoso.onmicrosoft.com"
                       % application_id, accessmode=NON_INTERACTIVE, business_unit=business_unit, islicensed=False,
-                      applicationid=application_id, fullname="# d365.identity automation")
+                      applicationid=application_id, fullname="# " + name, isdisabled=isdisabled,
+                      deletedstate=deletedstate, roles=roles)
+
+
+def service_principal_id(application_id):
+    """The object id of an app's service principal (stands for Entra's; differs from the client id)."""
+    return "5c7d7e8e-0000-4000-8000-" + application_id.replace("-", "")[-12:]
 
 
 class FakeDataverse(FakeService):
@@ -91,16 +101,21 @@ class FakeDataverse(FakeService):
     other, as in a real environment (accessmode 4, an applicationid).
     environment_id: what RetrieveCurrentOrganization reports (None: an older environment that does
     not report it). max_non_interactive: the cap RetrieveOrganizationResources reports and PATCH enforces;
+    permanent_delete_failures: how many of the next permanent deletes of a systemuser fail with 0x80048610;
+    apps: {client id: display name} of the tenant's app registrations (an application user can be created
+    for these only);
     organization_resources=False: that function answers an error (its online values are unconfirmed).
     security_group: the environment's Entra security group (the admin API reports it).
     """
 
     real = DataverseClient
-    write_methods = frozenset(("update_systemuser", "associate_role", "disassociate_role"))
+    write_methods = frozenset(("update_systemuser", "associate_role", "disassociate_role", "create_application_user",
+                               "set_disabled", "move_systemuser", "delete_systemuser", "purge_systemusers"))
 
     def __init__(self, url=ENV_URL, users=(), roles=None, business_units=None, environment_id=ENV_ID,
                  caller=None, caller_roles=None, max_non_interactive=7, security_group=None, name="Contoso",
-                 allow_role_assignment_on_disabled_users=False, organization_resources=True, page_size=None):
+                 allow_role_assignment_on_disabled_users=False, organization_resources=True, page_size=None,
+                 permanent_delete_failures=0, apps=None):
         super().__init__()
         self.environment_url = url.rstrip("/")
         self.environment_id = environment_id
@@ -114,6 +129,8 @@ class FakeDataverse(FakeService):
         self.organization_resources = organization_resources
         self.allow_role_assignment_on_disabled_users = allow_role_assignment_on_disabled_users
         self.page_size = page_size
+        self.permanent_delete_failures = permanent_delete_failures
+        self.apps = {k.lower(): v for k, v in (apps or {}).items()}
         self.rows, self.assignments, self._versions = {}, {}, {}
         caller_row, default_roles = caller or application_user(business_unit=self.root_business_unit)
         self.caller_id = caller_row["systemuserid"]
@@ -228,6 +245,15 @@ class FakeDataverse(FakeService):
             matches = odata.matcher(query.get("$filter"))
             items = [self._shape_role(r, query.get("$select")) for r in self.roles.values() if matches(r)]
             return 200, self._page(path, query, items, self._context("roles")), None
+        if path == "systemusers" and method == "POST":
+            return self._create_application_user(body)
+        if item and method == "DELETE" and not item.group(2):
+            return self._delete_systemuser(item.group(1))
+        if path == "businessunits" and method == "GET":
+            matches = odata.matcher(query.get("$filter"))
+            items = [self._shape_business_unit(bu_id, query.get("$select")) for bu_id in self.business_units
+                     if matches(self._business_unit_row(bu_id))]
+            return 200, collection(items, self._context("businessunits")), None
         unit = re.match(r"^businessunits\((%s)\)$" % GUID, path)
         if unit and method == "GET":
             name = self.business_units.get(unit.group(1).lower())
@@ -257,6 +283,56 @@ class FakeDataverse(FakeService):
                              "MaxNumberOfActiveUsers": -1, "MaxNumberOfNonInteractiveUsers": self.max_non_interactive,
                              "CurrentStorage": 0, "MaxStorage": -1}}, None
         raise fail(404, "0x80060888", "Resource not found for the segment '%s'." % path.split("(")[0].split("/")[0])
+
+    def _business_unit_row(self, bu_id):
+        parent = None if bu_id == self.root_business_unit else self.root_business_unit
+        return {"businessunitid": bu_id, "name": self.business_units[bu_id], "parentbusinessunitid": parent,
+                "_parentbusinessunitid_value": parent}
+
+    def _shape_business_unit(self, bu_id, select):
+        row = self._business_unit_row(bu_id)
+        names = odata.select_list(select) or ("businessunitid", "name")
+        self._check_columns(names, ("businessunitid", "name", "_parentbusinessunitid_value"), "businessunit")
+        return dict({"@odata.etag": 'W/"700"'}, **dict({k: row[k] for k in names}, businessunitid=bu_id))
+
+    def _create_application_user(self, body):
+        """POST systemusers with applicationid (https://learn.microsoft.com/power-platform/admin/create-dataverseapplicationuser):
+        204 + OData-EntityId; a row holding the app id (a soft-deleted one too) -> 412 0x80040237."""
+        app_id = str((body or {}).get("applicationid") or "").lower()
+        bind = re.match(r"^/businessunits\((%s)\)$" % GUID, str((body or {}).get("businessunitid@odata.bind") or ""))
+        if not app_id or not bind:
+            raise AssertionError("the fake creates application users only (applicationid + businessunitid@odata.bind)")
+        if not self._is_admin(self.caller_id):
+            raise fail(403, "0x80040220", "Principal user (Id=%s) is missing prvCreateUser privilege." % self.caller_id)
+        if app_id not in self.apps:
+            raise fail(400, "0x80040216", "The application %s was not found in Microsoft Entra ID." % app_id)
+        if bind.group(1).lower() not in self.business_units:
+            raise fail(404, "0x80040217", "businessunit With Id = %s Does Not Exist" % bind.group(1))
+        if any((r.get("applicationid") or "").lower() == app_id for r in self.rows.values()):
+            raise fail(412, "0x80040237", "A record with matching key values already exists.")
+        new_id = "a9900000-0000-4000-8000-%012d" % len(self.rows)
+        self.add_user(*application_user(new_id, app_id, bind.group(1).lower(), name=self.apps[app_id]))
+        return 204, None, {"OData-Version": "4.0",
+                           "OData-EntityId": "%s/api/data/v9.2/systemusers(%s)" % (self.environment_url, new_id)}
+
+    def _delete_systemuser(self, key):
+        """A disabled application user: the first DELETE soft-deletes it, the second deletes it permanently
+        (https://learn.microsoft.com/power-platform/admin/manage-application-users); codes as in tests/emulator."""
+        row = self._row(key)
+        if not row.get("applicationid"):
+            raise fail(400, "0x80040228", "Only application users can be deleted.")
+        if not row["isdisabled"]:
+            raise fail(400, "0x80040227", "Only a disabled user can be deleted. Disable the user first.")
+        if not row.get("deletedstate"):
+            row["deletedstate"] = 1
+            self.assignments[row["systemuserid"]] = []
+            self._touch(row["systemuserid"])
+        elif self.permanent_delete_failures:
+            self.permanent_delete_failures -= 1
+            raise fail(400, "0x80048610", "The user settings of this user could not be deleted. Try again.")
+        else:
+            del self.rows[row["systemuserid"]]
+        return 204, None, {"OData-Version": "4.0"}
 
     def _current_organization(self):
         detail = {"OrganizationId": ORG_ID, "FriendlyName": self.name, "OrganizationVersion": "9.2.25101.00193",
@@ -290,6 +366,13 @@ class FakeDataverse(FakeService):
                     self.non_interactive_count() >= self.max_non_interactive:
                 raise fail(400, "0x80048d14", "The maximum number of non-interactive users (%d) for this environment "
                            "has been reached." % self.max_non_interactive)
+        body = dict(body)  # the recorded request keeps what was sent
+        bind = body.pop("businessunitid@odata.bind", None)
+        if bind:
+            bu_id = re.match(r"^/businessunits\((%s)\)$" % GUID, bind).group(1).lower()
+            if bu_id != row["_businessunitid_value"]:
+                self.assignments[row["systemuserid"]] = []  # Dataverse drops the roles of a user that moves
+                row["_businessunitid_value"] = bu_id
         row.update(body)
         self._touch(row["systemuserid"])
         return 204, None, {"OData-Version": "4.0"}

@@ -6,7 +6,7 @@ import pytest
 from ansible_collections.d365.identity.plugins.modules import dataverse_role
 from ansible_collections.d365.identity.tests.unit.fakes.base import Lost
 from ansible_collections.d365.identity.tests.unit.fakes.dataverse import (
-    BASIC_T, ENV_URL, FakeDataverse, SALES_BU, SALES_T, SYSADMIN_T, role_id, systemuser)
+    BASIC_T, ENV_URL, FakeDataverse, SALES_BU, SALES_T, SYSADMIN_T, application_user, role_id, systemuser)
 
 MEGAN_ID = "aaaaaaaa-0000-0000-0000-000000000001"
 MEGAN_OID = "d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f"
@@ -132,4 +132,57 @@ def test_client_error_is_not_retried(tenant):
 def test_requires_an_identifier(tenant):
     environment(tenant)
     result = tenant.run(roles=["Basic User"])
-    assert result["failed"] and "missing required arguments: identity" in result["msg"]
+    assert result["failed"] and "one of the following is required: identity, application_id" in result["msg"]
+
+
+APP = "2f6d1c8e-7b3a-4e5f-9a1b-0c2d3e4f5a6b"
+APP_USER_ID = "a1b2c3d4-0000-4000-8000-000000000001"
+
+
+def app_user(**columns):
+    """The app's application user in business unit Sales EU, without roles."""
+    return application_user(APP_USER_ID, APP, business_unit=SALES_BU, **columns)
+
+
+def test_grants_an_application_user_roles_from_its_business_unit(tenant):
+    # A soft-deleted leftover of the same app (in the root business unit) is not the user.
+    dv = environment(tenant, application_user("dead0000-0000-4000-8000-000000000001", APP, isdisabled=True,
+                                              deletedstate=1), app_user())
+    result = tenant.run(application_id=APP.upper(), roles={"add": ["System Administrator"]})
+    assert result["changed"] is True and result["systemuserid"] == APP_USER_ID
+    assert dv.writes() == [("associate_role", APP_USER_ID, SYSADMIN_SALES)]
+    [read] = [r for r in dv.requests if r["path"] == "systemusers"]
+    assert read["params"]["$filter"] == "applicationid eq %s" % APP
+    assert "deletedstate" in read["params"]["$select"].split(",")
+    assert tenant.run(application_id=APP, roles={"add": ["System Administrator"]})["changed"] is False
+
+
+def test_application_user_that_does_not_exist_names_the_module_to_create_it(tenant):
+    dv = environment(tenant, application_user("dead0000-0000-4000-8000-000000000001", APP, isdisabled=True,
+                                              deletedstate=1))
+    result = tenant.run(application_id=APP, roles={"add": ["Basic User"]})
+    assert result["failed"] is True and dv.writes() == []
+    assert result["msg"] == ("The application user of client %s does not exist in %s. Fix: create it first with "
+                             "d365.identity.dataverse_application_user." % (APP, ENV_URL))
+
+
+def test_disabled_application_user_fix_names_the_application_user_module(tenant):
+    environment(tenant, app_user(isdisabled=True))
+    result = tenant.run(application_id=APP, roles={"add": ["Basic User"]})
+    assert result["failed"] is True
+    assert "Fix: enable it with d365.identity.dataverse_application_user (state: present)" in result["msg"]
+
+
+@pytest.mark.parametrize("identity", [{"identity": MEGAN["upn"]}, {"upn": MEGAN["upn"]}])
+def test_application_id_and_identity_are_mutually_exclusive(tenant, identity):
+    dv = environment(tenant)
+    result = tenant.run(application_id=APP, roles={"add": ["Basic User"]}, **identity)
+    assert result["failed"] and "parameters are mutually exclusive: identity|application_id" in result["msg"]
+    assert dv.requests == []
+
+
+def test_application_id_must_be_a_guid(tenant):
+    dv = environment(tenant)
+    result = tenant.run(application_id="my-app", roles={"add": ["Basic User"]})
+    assert result["failed"] and result["msg"] == "application_id must be a GUID, got 'my-app'."
+    assert dv.requests == []

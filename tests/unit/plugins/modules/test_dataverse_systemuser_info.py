@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.d365.identity.plugins.modules import dataverse_systemuser_info
 from ansible_collections.d365.identity.tests.unit.fakes.dataverse import (
-    CALLER_ID, ENV_URL, FakeDataverse, SALES_BU, SALES_T, role_id, systemuser)
+    CALLER_ID, ENV_URL, FakeDataverse, SALES_BU, SALES_T, application_user, role_id, systemuser)
 
 MEGAN_ID = "aaaaaaaa-0000-0000-0000-000000000001"
 MEGAN_OID = "d13678c3-9c30-4a2f-983a-5e6e5dbc3c5f"
@@ -98,3 +98,27 @@ def test_count_can_be_skipped_for_polling(tenant):
     assert len(result["systemusers"]) == 1
     assert "non_interactive_count" not in result and "non_interactive_max" not in result
     assert len(dv.calls) == 1  # only the user read: no RetrieveOrganizationResources, no count query
+
+
+APP = "2f6d1c8e-7b3a-4e5f-9a1b-0c2d3e4f5a6b"
+
+
+def test_by_application_id_ignores_soft_deleted_rows(tenant):
+    dv = environment(tenant, users=[
+        application_user("dead0000-0000-4000-8000-000000000001", APP, isdisabled=True, deletedstate=1),
+        application_user("a1b2c3d4-0000-4000-8000-000000000001", APP, business_unit=SALES_BU,
+                         roles=[role_id(SALES_T, SALES_BU)])])
+    result = tenant.run(application_id=APP.upper(), count_non_interactive=False)
+    [user] = result["systemusers"]
+    assert user["systemuserid"] == "a1b2c3d4-0000-4000-8000-000000000001" and user["applicationid"] == APP
+    assert user["access_mode"] == "non_interactive" and [r["name"] for r in user["roles"]] == ["Salesperson"]
+    [(path, params)] = [call[:2] for call in reads(dv)]
+    assert path == "systemusers" and params["$filter"] == "applicationid eq %s" % APP
+    dv.rows.pop("a1b2c3d4-0000-4000-8000-000000000001")
+    assert tenant.run(application_id=APP, count_non_interactive=False)["systemusers"] == []
+
+
+def test_application_id_and_identity_are_mutually_exclusive(tenant):
+    environment(tenant)
+    result = tenant.run(application_id=APP, identity="megan@contoso.onmicrosoft.com")
+    assert result["failed"] and "parameters are mutually exclusive: identity|application_id" in result["msg"]
