@@ -20,6 +20,11 @@ test: versions sanity lint units emulator-tests integration molecule awx packagi
 demo: tree
 	cd $(COLL) && $(PY) tests/demo/run_demo.py
 
+# The move of a non-interactive user to an application user (playbooks/migrate_to_application_user.yml), narrated.
+.PHONY: demo-app
+demo-app: tree
+	cd $(COLL) && $(PY) tests/demo/run_demo_app.py
+
 venv: $(VENV)/.installed
 $(VENV)/.installed: tests/requirements-dev.txt tests/tools/make_venv.sh
 	tests/tools/make_venv.sh $(VENV)

@@ -39,6 +39,13 @@ options:
       - Turn it off in C(until) loops and other reads that do not need RV(non_interactive_count).
     type: bool
     default: true
+  whoami:
+    description:
+      - Also call C(WhoAmI) and return who the client is in the environment (RV(whoami)), for example to check that an
+        app signs in as its application user (U(https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/whoami)).
+    type: bool
+    default: false
+    version_added: 0.4.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
@@ -141,6 +148,12 @@ non_interactive_max:
   returned: when O(count_non_interactive=true)
   type: int
   sample: 7
+whoami:
+  description: The answer of C(WhoAmI) for the client (C(UserId), C(BusinessUnitId), C(OrganizationId)).
+  returned: when O(whoami=true)
+  type: dict
+  sample: {"UserId": "7a2d5c55-4e0b-4b0e-9b8e-0c6f3c1d2e11", "BusinessUnitId": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+           "OrganizationId": "5e4d3c2b-1a09-4f8e-9d7c-6b5a4f3e2d1c"}
 """
 
 from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
@@ -157,12 +170,16 @@ def run(module):
     result = {"changed": False, "systemusers": [systemuser_dict(r) for r in rows]}
     if module.params["count_non_interactive"]:
         result["non_interactive_count"], result["non_interactive_max"] = non_interactive_counts(client)
+    if module.params["whoami"]:
+        answer = client.whoami()
+        result["whoami"] = {key: answer.get(key) for key in ("UserId", "BusinessUnitId", "OrganizationId")}
     return result
 
 
 def main():
     spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES, required=False), access_mode=ACCESS_MODE_OPTION,
-                application_id=APPLICATION_ID_OPTION, count_non_interactive={"type": "bool", "default": True})
+                application_id=APPLICATION_ID_OPTION, count_non_interactive={"type": "bool", "default": True},
+                whoami={"type": "bool", "default": False})
     run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
                           mutually_exclusive=APPLICATION_ID_EXCLUSIVE), run)
 

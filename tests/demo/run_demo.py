@@ -36,12 +36,12 @@ def password():
     return "Ni-" + secrets.token_urlsafe(18) + "9a!"
 
 
-def playbook(emulator, env, extra, *flags):
+def playbook(emulator, env, extra, *flags, name="non_interactive_user.yml"):
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(extra, handle)  # extra vars in a file: the password stays off the command line
     try:
         command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-                   os.path.join(ROOT, "playbooks", "non_interactive_user.yml"), "-e", "@" + handle.name] + list(flags)
+                   os.path.join(ROOT, "playbooks", name), "-e", "@" + handle.name] + list(flags)
         started = time.time()
         result = subprocess.run(command, env=env, check=False)
         return result.returncode, time.time() - started

@@ -69,9 +69,9 @@ class DataverseClient(ApiClient):
 
     # -- application users (https://learn.microsoft.com/power-platform/admin/manage-application-users) --------
 
-    def application_user_rows(self, application_id, select):
+    def application_user_rows(self, application_id, select, expand=None):
         """Every systemuser holding this client id, soft-deleted ones (deletedstate 1) included: callers decide."""
-        return self.find_systemusers("applicationid eq %s" % guid(application_id, "application_id"), select)
+        return self.find_systemusers("applicationid eq %s" % guid(application_id, "application_id"), select, expand)
 
     def create_application_user(self, application_id, business_unit_id):
         """POST systemusers; the new systemuserid, from OData-EntityId (204) or the body (201, return=representation).

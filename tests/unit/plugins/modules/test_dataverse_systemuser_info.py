@@ -122,3 +122,11 @@ def test_application_id_and_identity_are_mutually_exclusive(tenant):
     environment(tenant)
     result = tenant.run(application_id=APP, identity="megan@contoso.onmicrosoft.com")
     assert result["failed"] and "parameters are mutually exclusive: identity|application_id" in result["msg"]
+
+
+def test_whoami_names_the_caller_only_when_asked(tenant):
+    dv = environment(tenant)
+    assert "whoami" not in tenant.run(count_non_interactive=False) and not dv.calls_to("whoami")
+    result = tenant.run(whoami=True, count_non_interactive=False)
+    assert result["whoami"]["UserId"] == CALLER_ID and set(result["whoami"]) == {"UserId", "BusinessUnitId",
+                                                                                 "OrganizationId"}
