@@ -175,7 +175,7 @@ from ansible_collections.d365.identity.plugins.module_utils._domain import owner
 from ansible_collections.d365.identity.plugins.module_utils._domain.business_units import resolve_business_unit
 from ansible_collections.d365.identity.plugins.module_utils._domain.plan import check_environment_urls
 from ansible_collections.d365.identity.plugins.module_utils._domain.preflight import (
-    Problems, check_caller_is_admin, environment_fix)
+    Problems, check_caller_is_admin, environment_fix, read_caller)
 from ansible_collections.d365.identity.plugins.module_utils._domain.role_mapping import map_roles
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     ACCESS_MODES, EXPAND_ROLES, ROLES_NAV, match_roles, non_interactive_counts, read_systemusers, systemuser_dict)
@@ -221,7 +221,7 @@ def read_environment(module, url, user, problems):
             source = systemuser_dict(rows[0]) if rows else None
         if params["state"] == "absent":
             if live is not None:
-                check_caller_is_admin(client, client.whoami(), problems)
+                check_caller_is_admin(client, read_caller(client, params["client_id"]), problems)
             return {"url": url, "application_user": app_users.application_user_dict(live), "business_unit": {},
                     "roles": [], "role_names": [], "role_mapping": [], "from_user": source, "non_interactive": {},
                     "done": live is None}
@@ -257,7 +257,7 @@ def read_environment(module, url, user, problems):
         live, business_unit) and set(roles) <= {r.get("roleid") for r in live.get(ROLES_NAV) or []}
     if not done:  # only a run that writes needs the client's rights
         try:
-            check_caller_is_admin(client, client.whoami(), problems)
+            check_caller_is_admin(client, read_caller(client, params["client_id"]), problems)
         except D365Error as error:
             problems.from_error(url, error, environment_fix(error))
     return {"url": url, "application_user": app_user, "business_unit": business_unit, "roles": roles,

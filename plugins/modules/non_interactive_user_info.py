@@ -229,7 +229,7 @@ import time
 from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
 from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
 from ansible_collections.d365.identity.plugins.module_utils._domain.preflight import (
-    Problems, check_caller_is_admin, environment_fix)
+    Problems, check_caller_is_admin, environment_fix, read_caller)
 from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import D365Error
 from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
@@ -287,9 +287,9 @@ def check_environment(dataverse, params, status, problems):
     """Everything a write in this environment needs, read before the first write."""
     url = status["url"]
     try:
-        who = dataverse.whoami()
+        who = read_caller(dataverse, params["client_id"])
     except D365Error as error:
-        problems.from_error("%s does not answer WhoAmI" % url, error, environment_fix(error))
+        problems.from_error("%s does not answer" % url, error, environment_fix(error))
         return
     try:
         check_caller_is_admin(dataverse, who, problems)

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from .._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
 from .._errors import AuthError, PermissionDeniedError
+from .._odata import guid, is_guid
+from .systemusers import ROLES_NAV
+
+CALLER_ROLES = "%s($select=roleid,_roletemplateid_value)" % ROLES_NAV
 
 
 class Problems(list):
@@ -35,11 +39,29 @@ def environment_fix(error):
     return "check the environment URL (Power Platform admin center > Environment > Environment URL)"
 
 
-def check_caller_is_admin(dataverse, who, problems):
+def read_caller(dataverse, client_id):
+    """The client's own systemuser in the environment: {"UserId", "BusinessUnitId", "roles"}.
+
+    An app signs in as its application user, so its client id finds it in one request, roles expanded; without a
+    client id (a managed identity without one) or such a row, WhoAmI names the caller and a second request reads
+    its roles (https://learn.microsoft.com/power-platform/admin/manage-application-users).
+    """
+    if client_id and is_guid(client_id):
+        rows = dataverse.find_systemusers("applicationid eq %s" % guid(client_id, "client_id"),
+                                          ("systemuserid", "_businessunitid_value", "deletedstate"), expand=CALLER_ROLES)
+        live = [r for r in rows if not r.get("deletedstate")]
+        if len(live) == 1:
+            return {"UserId": live[0]["systemuserid"], "BusinessUnitId": live[0].get("_businessunitid_value"),
+                    "roles": live[0].get(ROLES_NAV) or []}
+    who = dataverse.whoami()
+    return {"UserId": who["UserId"], "BusinessUnitId": who.get("BusinessUnitId"),
+            "roles": dataverse.user_roles(who["UserId"])}
+
+
+def check_caller_is_admin(dataverse, caller, problems):
     """Granting roles and changing access modes need the client's own application user to be System Administrator
     (https://learn.microsoft.com/power-apps/developer/data-platform/reference/web-service-error-codes, 0x80048d2f)."""
-    caller_roles = dataverse.user_roles(who["UserId"])
-    if not any((r.get("_roletemplateid_value") or "").lower() == SYSTEM_ADMINISTRATOR_TEMPLATE for r in caller_roles):
+    if not any((r.get("_roletemplateid_value") or "").lower() == SYSTEM_ADMINISTRATOR_TEMPLATE for r in caller["roles"]):
         problems.add("%s: the client's application user lacks System Administrator, which changing access modes "
                      "and granting roles needs. Fix: give it that role (Power Platform admin center > Environment "
                      "> Settings > Application users)." % dataverse.environment_url)

@@ -60,7 +60,16 @@ def test_maps_the_users_roles_onto_another_business_unit_and_writes_nothing(tena
     assert "create the application user in business unit Sales EU" in result["plan"][0]
     assert "Salesperson -> Salesperson (by template)" in result["plan"][0]
     assert "non-interactive users 1 -> 0 of 7" in result["plan"][0]
-    assert dv.calls_to("whoami")  # the run will write: the client's rights were checked
+    assert [r["path"] for r in dv.sent()].count("systemusers") == 3  # the app, the user, the client's own row
+
+
+def test_a_client_without_system_administrator_is_a_problem_when_the_run_would_write(tenant):
+    dv = tenant.add_environment(FakeDataverse(caller_roles=[role_id(BASIC_T, ROOT_BU)], apps={APP: "Portal"}))
+    result = tenant.run(fail_on_problems=False)
+    assert result["problems"] == ["%s: the client's application user lacks System Administrator, which changing "
+                                  "access modes and granting roles needs. Fix: give it that role (Power Platform "
+                                  "admin center > Environment > Settings > Application users)." % ENV_URL]
+    assert not dv.calls_to("whoami")  # found by its client id, roles expanded: one request
 
 
 def test_a_role_without_a_counterpart_fails_before_any_write(tenant):
@@ -96,7 +105,7 @@ def test_an_application_user_in_place_is_converged_without_checking_rights(tenan
     dv = environment(tenant, application_user(APP_USER, APP, roles=[role_id(BASIC_T, ROOT_BU)]))
     result = tenant.run(security_roles=["Basic User"])
     assert result["converged"] is True and result["environments"][0]["done"] is True
-    assert not dv.calls_to("whoami")
+    assert len(dv.sent()) == 3  # the application user with its roles, the root business unit, its roles
     assert result["plan"] == ["%s: application user in place in business unit contoso, roles: Basic User" % ENV_URL]
     missing = tenant.run(security_roles=["Basic User", "Salesperson"])
     assert missing["converged"] is False and missing["environments"][0]["roles"] == [
