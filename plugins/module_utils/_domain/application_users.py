@@ -132,10 +132,11 @@ def application_user_dict(row, bu_name=None):
 
 
 def mismatch_warning(row, wanted, bu_name, environment_url):
+    where = bu_name or row.get("_businessunitid_value")
     return ("The application user %s of client %s in %s is in business unit %s, not %s; it was left there. Fix: set "
             "move_business_unit: true to move it (Dataverse then removes its security roles: grant them again with "
-            "d365.identity.dataverse_role)." % (row["systemuserid"], row.get("applicationid"), environment_url,
-                                               bu_name or row.get("_businessunitid_value"), wanted["name"]))
+            "d365.identity.dataverse_role)." % (row["systemuserid"], row.get("applicationid"), environment_url, where,
+                                                wanted["name"]))
 
 
 def step_error(step, application_id, environment_url, error):

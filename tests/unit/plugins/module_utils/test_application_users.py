@@ -14,9 +14,9 @@ SALES = {"businessunitid": "22222222-2222-2222-2222-222222222222", "name": "Sale
 ENV = "https://contoso.crm4.dynamics.com"
 
 
-def row(systemuserid="u1", isdisabled=False, deletedstate=0, bu=ROOT):
+def row(systemuserid="u1", isdisabled=False, deletedstate=0, bu_id=ROOT["businessunitid"]):
     return {"systemuserid": systemuserid, "applicationid": APP.upper(), "fullname": "# app", "isdisabled": isdisabled,
-            "deletedstate": deletedstate, "azureactivedirectoryobjectid": "sp", "_businessunitid_value": bu["businessunitid"]}
+            "deletedstate": deletedstate, "azureactivedirectoryobjectid": "sp", "_businessunitid_value": bu_id}
 
 
 def test_split_rows_ignores_soft_deleted_rows():
