@@ -39,6 +39,8 @@ FIXES = {
     (CREATE, DUPLICATE_CODE): "a soft-deleted row of this app was still being removed: run the task again; if it "
                               "keeps failing, remove the application user in the Power Platform admin center "
                               "(Environment > Settings > Application users)",
+    (CREATE, USERSETTINGS_DELETE_CODE): "a soft-deleted row of this app could not be deleted yet (Dataverse was "
+                                        "still removing its user settings): run the task again",
     (CREATE, None): "check that application_id is the Application (client) ID of an app registration in this "
                     "tenant (a multi-tenant app needs an administrator's consent in this tenant first); " + ROLE_FIX,
     (PERMANENT_DELETE, USERSETTINGS_DELETE_CODE): "the application user is soft-deleted already and Dataverse was "
