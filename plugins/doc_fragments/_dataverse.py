@@ -5,14 +5,6 @@
 from __future__ import annotations
 
 
-# Shared by USER_IDENTITY and USER_OR_APPLICATION_IDENTITY (one wording for one option).
-_IDENTITY_DESCRIPTION = r"""      - The user, by user principal name (matched on C(domainname), where Dataverse online keeps the UPN), Microsoft
-        Entra object id (C(azureactivedirectoryobjectid)) or Dataverse C(systemuserid); a GUID matches either id.
-      - The 0.x options O(entra_object_id), O(object_id), O(user_principal_name), O(upn) and O(systemuser_id) are
-        deprecated aliases of this option and will be removed in 1.0.0.
-"""
-
-
 class ModuleDocFragment:
     # Dataverse connection options (plugins/module_utils/_clients/dataverse.py DATAVERSE_ARGSPEC).
     DOCUMENTATION = r"""
@@ -37,7 +29,11 @@ options:
 options:
   identity:
     description:
-""" + _IDENTITY_DESCRIPTION + r"""    type: str
+      - The user, by user principal name (matched on C(domainname), where Dataverse online keeps the UPN), Microsoft
+        Entra object id (C(azureactivedirectoryobjectid)) or Dataverse C(systemuserid); a GUID matches either id.
+      - The 0.x options O(entra_object_id), O(object_id), O(user_principal_name), O(upn) and O(systemuser_id) are
+        deprecated aliases of this option and will be removed in 1.0.0.
+    type: str
     required: true
     aliases: [entra_object_id, object_id, user_principal_name, upn, systemuser_id]
 """
@@ -47,7 +43,10 @@ options:
 options:
   identity:
     description:
-""" + _IDENTITY_DESCRIPTION + r"""      - Exactly one of O(identity) and O(application_id) is required.
+      - A person, by user principal name (matched on C(domainname)), Microsoft Entra object id or Dataverse
+        C(systemuserid); a GUID matches either id. Its 0.x option names (the aliases) are deprecated and will be
+        removed in 1.0.0.
+      - Exactly one of O(identity) and O(application_id) is required.
     type: str
     aliases: [entra_object_id, object_id, user_principal_name, upn, systemuser_id]
 """

@@ -39,6 +39,8 @@ FIXES = {
     (CREATE, DUPLICATE_CODE): "a soft-deleted row of this app was still being removed: run the task again; if it "
                               "keeps failing, remove the application user in the Power Platform admin center "
                               "(Environment > Settings > Application users)",
+    (CREATE, USERSETTINGS_DELETE_CODE): "a soft-deleted row of this app could not be deleted yet (Dataverse was "
+                                        "still removing its user settings): run the task again",
     (CREATE, None): "check that application_id is the Application (client) ID of an app registration in this "
                     "tenant (a multi-tenant app needs an administrator's consent in this tenant first); " + ROLE_FIX,
     (PERMANENT_DELETE, USERSETTINGS_DELETE_CODE): "the application user is soft-deleted already and Dataverse was "
@@ -132,10 +134,11 @@ def application_user_dict(row, bu_name=None):
 
 
 def mismatch_warning(row, wanted, bu_name, environment_url):
+    where = bu_name or row.get("_businessunitid_value")
     return ("The application user %s of client %s in %s is in business unit %s, not %s; it was left there. Fix: set "
             "move_business_unit: true to move it (Dataverse then removes its security roles: grant them again with "
-            "d365.identity.dataverse_role)." % (row["systemuserid"], row.get("applicationid"), environment_url,
-                                               bu_name or row.get("_businessunitid_value"), wanted["name"]))
+            "d365.identity.dataverse_role)." % (row["systemuserid"], row.get("applicationid"), environment_url, where,
+                                                wanted["name"]))
 
 
 def step_error(step, application_id, environment_url, error):

@@ -14,9 +14,9 @@ SALES = {"businessunitid": "22222222-2222-2222-2222-222222222222", "name": "Sale
 ENV = "https://contoso.crm4.dynamics.com"
 
 
-def row(systemuserid="u1", isdisabled=False, deletedstate=0, bu=ROOT):
+def row(systemuserid="u1", isdisabled=False, deletedstate=0, bu_id=ROOT["businessunitid"]):
     return {"systemuserid": systemuserid, "applicationid": APP.upper(), "fullname": "# app", "isdisabled": isdisabled,
-            "deletedstate": deletedstate, "azureactivedirectoryobjectid": "sp", "_businessunitid_value": bu["businessunitid"]}
+            "deletedstate": deletedstate, "azureactivedirectoryobjectid": "sp", "_businessunitid_value": bu_id}
 
 
 def test_split_rows_ignores_soft_deleted_rows():
@@ -109,6 +109,9 @@ def test_step_errors_name_step_environment_code_and_fix():
     assert "Fix: the application user is soft-deleted already" in error.message
     created = app.step_error(CREATE, APP, ENV, api_error("0x80040216"))
     assert "Fix: check that application_id is the Application (client) ID" in created.message
+    # The create purges leftovers on the way: their refusal gets the purge's fix, not the app id's.
+    purging = app.step_error(CREATE, APP, ENV, api_error("0x80048610"))
+    assert "Fix: a soft-deleted row of this app could not be deleted yet" in purging.message
     duplicate = app.step_error(CREATE, APP, ENV, api_error("0x80040237", 412))
     assert "Fix: a soft-deleted row of this app was still being removed" in duplicate.message
     # Without a code, the status; without a fix of its own, the permission to check.

@@ -131,6 +131,15 @@ def test_purge_retries_the_usersettings_refusal_once(tenant):
     assert len(dv.sent("DELETE")) == 2 and list(app_rows(dv)) != [LEFTOVER_ID]
 
 
+def test_a_leftover_that_cannot_be_purged_fails_with_the_fix_to_run_again(tenant):
+    dv = environment(tenant, leftover(), permanent_delete_failures=2)
+    result = tenant.run()
+    assert result["failed"] is True and result["error_code"] == "0x80048610"
+    assert "Fix: a soft-deleted row of this app could not be deleted yet" in result["msg"]
+    assert len(dv.sent("DELETE")) == 2 and len(dv.sent("POST")) == 1
+    assert tenant.run()["changed"] is True and [r["deletedstate"] for r in app_rows(dv).values()] == [0]
+
+
 def test_a_duplicate_without_leftovers_fails_naming_the_step_and_fix(tenant):
     dv = environment(tenant)
     dv.fail("create_application_user", dv.error(412, "0x80040237", "A record with matching key values already exists.",
