@@ -84,6 +84,12 @@ extends_documentation_fragment:
   - d365.identity._ownership
   - d365.identity._attributes
   - d365.identity._attributes.INFO_MODULE
+attributes:
+  action_group:
+    description: Use C(group/d365.identity.all) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - d365.identity.all
 seealso:
   - module: d365.identity.dataverse_application_user
   - module: d365.identity.dataverse_role

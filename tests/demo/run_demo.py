@@ -69,16 +69,21 @@ def summary(emulator, upn):
     return state
 
 
-def main():
+def narrate(story, prefix="d365-demo-"):
+    """Run story(emulator, state_dir) against a fresh tenant emulator, stopped afterwards whatever happens."""
     total = time.time()
-    with tempfile.TemporaryDirectory(prefix="d365-demo-") as state_dir:
+    with tempfile.TemporaryDirectory(prefix=prefix) as state_dir:
         banner("Starting the tenant emulator (login, Graph, Dataverse x2, Power Platform admin API)")
         emulator = Emulator(state_dir)
         try:
-            run(emulator, state_dir)
+            story(emulator, state_dir)
         finally:
             emulator.stop()
     banner("Demo finished in %.0f s" % (time.time() - total))
+
+
+def main():
+    narrate(run)
 
 
 def run(emulator, state_dir):

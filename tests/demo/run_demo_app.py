@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.abspath(os.path.join(HERE, "..", "..")))
 
-from run_demo import DOMAIN, banner, password, playbook, summary  # noqa: E402  pylint: disable=wrong-import-position
-from tests.emulator.process import EmulatorProcess as Emulator  # noqa: E402  pylint: disable=wrong-import-position
+from run_demo import DOMAIN, banner, narrate, password, playbook, summary  # noqa: E402  pylint: disable=wrong-import-position
 
 ROLES = ["System Administrator", "System Customizer"]
 
@@ -41,15 +38,7 @@ def slots(emulator, app_id):
 
 
 def main():
-    total = time.time()
-    with tempfile.TemporaryDirectory(prefix="d365-demo-app-") as state_dir:
-        banner("Starting the tenant emulator (login, Graph, Dataverse x2, Power Platform admin API)")
-        emulator = Emulator(state_dir)
-        try:
-            run(emulator, state_dir)
-        finally:
-            emulator.stop()
-    banner("Demo finished in %.0f s" % (time.time() - total))
+    narrate(run, prefix="d365-demo-app-")
 
 
 def run(emulator, state_dir):
@@ -58,7 +47,7 @@ def run(emulator, state_dir):
     app_id, app_secret = emulator.endpoints["limited_client_id"], emulator.endpoints["limited_client_secret"]
     upn = "svc-d365-portal@" + DOMAIN
     banner("1. Today: %s, a non-interactive user with %s in both environments" % (upn, " and ".join(ROLES)))
-    rc, took = playbook(emulator, env, {
+    rc, _took = playbook(emulator, env, {
         "non_interactive_user_upn": upn, "non_interactive_user_usage_location": "GB",
         "non_interactive_user_password": password(), "non_interactive_user_environments": envs,
         "non_interactive_user_groups": ["Dynamics Prod Users"], "non_interactive_user_security_roles": ROLES,
