@@ -219,18 +219,20 @@ def read_environment(module, url, user, problems):
     params = module.params
     client = module.dataverse_client(url)
     try:
-        live, _leftovers = app_users.split_rows(client.application_user_rows(
+        live, leftovers = app_users.split_rows(client.application_user_rows(
             params["application_id"], app_users.SELECT, expand=EXPAND_ROLES), params["application_id"], url)
         source = None
         if user:
             rows = read_systemusers(client, "azureactivedirectoryobjectid eq %s" % guid(user["id"], "user id"))
             source = systemuser_dict(rows[0]) if rows else None
         if params["state"] == "absent":
-            if live is not None:
+            # soft-deleted rows are what an interrupted removal leaves: the module finishes them
+            done = live is None and not leftovers
+            if not done:
                 check_caller_is_admin(client, read_caller(client, params["client_id"]), problems)
             return {"url": url, "application_user": app_users.application_user_dict(live), "business_unit": {},
                     "roles": [], "role_names": [], "role_mapping": [], "from_user": source, "non_interactive": {},
-                    "done": live is None}
+                    "done": done}
         wanted = params["business_unit"] or (source or {}).get("businessunitid")
         business_unit = resolve_business_unit(client, wanted)
         stays = live is not None and app_users.business_unit_differs(live, business_unit) and not params[
@@ -241,12 +243,17 @@ def read_environment(module, url, user, problems):
     except D365Error as error:
         problems.from_error(url, error, environment_fix(error))
         return None
-    mapping, unmapped = map_roles((source or {}).get("roles") or [], available)
+    try:
+        mapping, unmapped = map_roles((source or {}).get("roles") or [], available)
+        matched, unknown = match_roles(params["security_roles"], available)
+    except D365Error as error:  # a role name two roles share: name it, and go on with the other environments
+        problems.from_error(url, error, "give the role template GUID.")
+        return None
     for role in unmapped:
-        problems.add("%s: role %r of %s has no counterpart in business unit %s. Fix: create it there, or set "
-                     "business_unit to the user's own (%s)." % (url, role.get("name"), params["from_user"],
-                                                                business_unit["name"], source.get("businessunitid")))
-    matched, unknown = match_roles(params["security_roles"], available)
+        problems.add("%s: role %r of %s has no counterpart in business unit %s. Fix: create it there, or %s." % (
+            url, role.get("name"), params["from_user"], business_unit["name"],
+            "set move_business_unit: true to move the application user" if stays
+            else "set business_unit to the user's own (%s)" % source.get("businessunitid")))
     if unknown:
         problems.add("%s: security role %s does not exist in business unit %s. Fix: use one of %s, or a role "
                      "template GUID." % (url, ", ".join(repr(u) for u in unknown), business_unit["name"], ", ".join(
@@ -275,6 +282,8 @@ def plan_line(params, env):
     if env["done"] and params["state"] != "present":
         return "%s: application user %s, nothing to do" % (env["url"], params["state"])
     if params["state"] == "absent":
+        if not env["application_user"]:
+            return "%s: finish the removal (delete the soft-deleted rows of the app)" % env["url"]
         return "%s: disable and delete application user %s" % (env["url"], env["application_user"]["systemuserid"])
     line = "%s: %s in business unit %s%s, roles: %s" % (
         env["url"], "application user in place" if env["done"] else "use application user %s" % env["application_user"][
@@ -306,7 +315,16 @@ def run(module):
     environments = []
     if not problems:
         params["application_id"] = params["application_id"].strip().lower()
+        if params["state"] != "present" and params["application_id"] == (params["client_id"] or "").strip().lower():
+            problems.add("application_id %s is the client this run signs in with: state %s would lock the run out "
+                         "of every environment. Fix: run it with another client's credentials." % (
+                             params["application_id"], params["state"]))
         environments = [env for env in (read_environment(module, url, user, problems) for url in urls) if env]
+    if params["from_user"] and user is None and params["retire"] == "delete" and not problems and not all(
+            env["application_user"] for env in environments):
+        problems.add("from_user %s does not exist in Microsoft Entra ID, and the application user is not in every "
+                     "environment yet, so no earlier migration deleted it. Fix: check migrate_from_user (a typo?)."
+                     % params["from_user"].strip())
     result = {"changed": False, "environments": environments,
               "from_user": None if not params["from_user"] else {
                   "exists": user is not None, "id": (user or {}).get("id"),

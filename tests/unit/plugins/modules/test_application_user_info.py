@@ -128,3 +128,21 @@ def test_a_user_deleted_by_an_earlier_migration_is_not_a_problem(tenant):
     assert done["problems"] == [] and done["from_user"]["exists"] is False and done["converged"] is True
     missing = tenant.run(from_user=UPN, fail_on_problems=False)
     assert "from_user %s does not exist in Microsoft Entra ID" % UPN in missing["problems"][0]
+
+
+def test_a_missing_user_is_a_typo_until_the_application_user_is_everywhere(tenant):
+    tenant.graph = FakeGraph([])
+    environment(tenant)
+    result = tenant.run(from_user="svc-d365-portl@contoso.onmicrosoft.com", retire="delete", fail_on_problems=False)
+    assert len(result["problems"]) == 1 and "a typo?" in result["problems"][0] and result["converged"] is False
+
+
+def test_an_interrupted_removal_is_not_done_and_the_run_cannot_lock_itself_out(tenant):
+    from ansible_collections.d365.identity.tests.unit.fakes.identity import CLIENT_ID
+    environment(tenant, application_user(APP_USER, APP, isdisabled=True, deletedstate=1))
+    result = tenant.run(state="absent")
+    assert result["environments"][0]["done"] is False and result["converged"] is False
+    assert result["plan"] == ["%s: finish the removal (delete the soft-deleted rows of the app)" % ENV_URL]
+    own = tenant.run(state="disabled", application_id=CLIENT_ID.upper(), fail_on_problems=False)
+    assert "would lock the run out of every environment" in own["problems"][0]
+    assert tenant.writes() == []
