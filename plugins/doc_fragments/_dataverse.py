@@ -62,3 +62,19 @@ options:
     type: str
     version_added: 0.4.0
 """
+
+    # The row an earlier task of the run returned (dataverse_systemuser, dataverse_role).
+    KNOWN_SYSTEMUSER = r"""
+options:
+  systemuser:
+    description:
+      - The user's systemuser as an earlier task of this run returned it (RV(systemuser) of
+        M(d365.identity.dataverse_systemuser) or M(d365.identity.dataverse_role), an element of
+        RV(d365.identity.dataverse_systemuser_info#module:systemusers)), so the task does not read it again; V({}) when that task found the
+        user missing (trusted only to ask for the synchronisation with O(d365.identity.dataverse_systemuser#module:sync)).
+      - Ignored when it names another user than the identity. Its values may be stale; the writes are safe anyway
+        (a row is updated only where it exists, roles are associated one by one).
+      - Omitted, the user is read (one request).
+    type: dict
+    version_added: 0.4.0
+"""

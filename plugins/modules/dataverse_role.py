@@ -59,6 +59,7 @@ extends_documentation_fragment:
   - d365.identity._dataverse
   - d365.identity._dataverse.USER_OR_APPLICATION_IDENTITY
   - d365.identity._dataverse.APPLICATION_IDENTITY
+  - d365.identity._dataverse.KNOWN_SYSTEMUSER
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:
@@ -138,6 +139,13 @@ systemuserid:
   description: Dataverse id of the user.
   returned: always
   type: str
+systemuser:
+  description:
+    - The user after the task, with RV(roles), as M(d365.identity.dataverse_systemuser_info) returns it; a later task
+      takes it as O(systemuser) and need not read the user again.
+  returned: always
+  type: dict
+  version_added: 0.4.0
 """
 
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
@@ -148,8 +156,8 @@ from ansible_collections.d365.identity.plugins.module_utils import _list_values 
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    APPLICATION_ID_EXCLUSIVE, APPLICATION_ID_OPTION, IDENTITY_ARGSPEC_OLD_NAMES, ROLES_NAV, describe, match_roles,
-    not_synchronised, read_one, role_dict)
+    APPLICATION_ID_EXCLUSIVE, APPLICATION_ID_OPTION, IDENTITY_ARGSPEC_OLD_NAMES, KNOWN_SYSTEMUSER_OPTION, ROLES_NAV,
+    describe, known_row, match_roles, not_synchronised, read_one, role_dict, systemuser_dict)
 
 NOT_SYNCED = ("add it first with d365.identity.dataverse_systemuser (sync: true), or wait for the background "
               "synchronisation")
@@ -217,7 +225,9 @@ def write_role(client, user_id, role, add):
 def run(module):
     params = module.params
     client = module.dataverse_client()
-    row = read_one(client, params)
+    row, _known = known_row(params)
+    if row is None:
+        row = read_one(client, params)
     if row is None:
         if params.get("application_id"):
             raise D365Error("%s does not exist in %s. Fix: %s." % (
@@ -251,6 +261,7 @@ def run(module):
     result = {
         "changed": bool(to_add or to_remove),
         "systemuserid": user_id,
+        "systemuser": systemuser_dict(dict(row, **{ROLES_NAV: after})),
         "roles": sorted((role_dict(r) for r in after), key=lambda r: (r["name"] or "").casefold()),
         "added": [role_dict(r) for r in to_add],
         "removed": [role_dict(r) for r in to_remove],
@@ -267,6 +278,7 @@ def main():
         "roles": list_values.spec(),
         "state": {"type": "str", "choices": ["present", "absent"]},
         "purge": {"type": "bool"},
+        "systemuser": KNOWN_SYSTEMUSER_OPTION,
     })
     module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
                         mutually_exclusive=APPLICATION_ID_EXCLUSIVE, required_one_of=APPLICATION_ID_EXCLUSIVE)

@@ -58,6 +58,7 @@ extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
   - d365.identity._dataverse.USER_IDENTITY
+  - d365.identity._dataverse.KNOWN_SYSTEMUSER
   - d365.identity._attributes
   - d365.identity._attributes.ACTIONGROUP_DATAVERSE
 attributes:
@@ -149,8 +150,8 @@ from ansible_collections.d365.identity.plugins.module_utils import _identity as 
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    ACCESS_MODE_OPTION, ACCESS_MODES, IDENTITY_ARGSPEC_OLD_NAMES, NON_INTERACTIVE, PLACEHOLDER_ID, access_mode_name, describe,
-    non_interactive_counts, not_synchronised, read_one, systemuser_dict)
+    ACCESS_MODE_OPTION, ACCESS_MODES, IDENTITY_ARGSPEC_OLD_NAMES, KNOWN_SYSTEMUSER_OPTION, NON_INTERACTIVE, PLACEHOLDER_ID,
+    access_mode_name, describe, known_row, non_interactive_counts, not_synchronised, read_one, systemuser_dict)
 
 # Re-reads after addUser: it applies at once online; the waits only cover replication (about 30 s in all).
 SYNC_WAITS = (0, 1, 2, 4, 8, 15)
@@ -305,7 +306,9 @@ def would_be_user(params):
 def run(module):
     params = module.params
     client = module.dataverse_client()
-    row = read_one(client, params)
+    row, known = known_row(params)
+    if not known or (row is None and not params["sync"]):  # "missing" is trusted only to ask for the sync
+        row = read_one(client, params)
     present = row is not None
     sync_requested = False
     if row is None:
@@ -348,7 +351,7 @@ def run(module):
 def main():
     spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES), access_mode=ACCESS_MODE_OPTION,
                 sync={"type": "bool", "default": False}, environment_id={"type": "str"},
-                check_cap={"type": "bool", "default": True})
+                check_cap={"type": "bool", "default": True}, systemuser=KNOWN_SYSTEMUSER_OPTION)
     run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
 
 

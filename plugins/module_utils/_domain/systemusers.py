@@ -111,6 +111,39 @@ def systemuser_dict(row):
     }
 
 
+# -- the row an earlier task of this run returned --------------------------------------------------
+
+KNOWN_SYSTEMUSER_OPTION = {"type": "dict"}
+
+
+def _names_this_user(known, params):
+    """Whether a returned systemuser is the one the task's identity names (else it is ignored and read)."""
+    if params.get("application_id"):
+        return (known.get("applicationid") or "").lower() == params["application_id"].strip().lower()
+    value = (params.get("identity") or "").strip().lower()
+    if is_guid(value):
+        return value in ((known.get("systemuserid") or "").lower(), (known.get("azureactivedirectoryobjectid") or "").lower())
+    return bool(value) and (known.get("domainname") or "").lower() == value
+
+
+def known_row(params):
+    """(raw row or None, known) from the option systemuser: the user as an earlier task of this run returned it
+    (RV(systemuser), systemuser_dict's shape), or {} when that task found it missing. known False: read it."""
+    known = params.get("systemuser")
+    if known is None or (known and not _names_this_user(known, params)):
+        return None, False
+    if not known:
+        return None, True
+    return {"systemuserid": known.get("systemuserid"), "domainname": known.get("domainname"),
+            "azureactivedirectoryobjectid": known.get("azureactivedirectoryobjectid"),
+            "applicationid": known.get("applicationid"), "accessmode": known.get("accessmode"),
+            "isdisabled": known.get("isdisabled"), "islicensed": known.get("islicensed"),
+            "_businessunitid_value": known.get("businessunitid"),
+            ROLES_NAV: [{"roleid": r.get("roleid"), "name": r.get("name"),
+                         "_roletemplateid_value": r.get("roletemplateid"),
+                         "_businessunitid_value": r.get("businessunitid")} for r in known.get("roles") or []]}, True
+
+
 # -- reads -------------------------------------------------------------------------------------
 
 

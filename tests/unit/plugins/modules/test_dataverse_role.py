@@ -186,3 +186,21 @@ def test_application_id_must_be_a_guid(tenant):
     result = tenant.run(application_id="my-app", roles={"add": ["Basic User"]})
     assert result["failed"] and result["msg"] == "application_id must be a GUID, got 'my-app'."
     assert dv.requests == []
+
+
+def test_the_systemuser_an_earlier_task_returned_saves_the_read(tenant):
+    dv = environment(tenant)
+    first = tenant.run(roles={"add": ["Basic User"]}, **MEGAN)
+    assert first["systemuser"]["systemuserid"] == MEGAN_ID
+    assert sorted(r["roleid"] for r in first["systemuser"]["roles"]) == sorted([BASIC_SALES, SALESPERSON])
+    reads = len(dv.sent("GET"))
+    second = tenant.run(roles={"add": ["System Administrator"]}, identity=MEGAN_OID, systemuser=first["systemuser"])
+    assert second["changed"] is True and sorted(r["roleid"] for r in second["roles"]) == sorted(
+        [BASIC_SALES, SALESPERSON, SYSADMIN_SALES])
+    assert [r["path"] for r in dv.sent("GET")[reads:]] == ["roles"]  # the business unit's roles only, not the user
+    # a row of another user is ignored: the user is read
+    stranger = dict(first["systemuser"], systemuserid="bbbbbbbb-0000-0000-0000-000000000009",
+                    azureactivedirectoryobjectid="6b29e6f6-1445-4dd4-935a-349151f27467")
+    reads = len(dv.sent("GET"))
+    assert tenant.run(roles={"add": ["Basic User"]}, identity=MEGAN_OID, systemuser=stranger)["changed"] is False
+    assert "systemusers" in [r["path"] for r in dv.sent("GET")[reads:]]

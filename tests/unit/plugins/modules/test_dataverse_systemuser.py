@@ -265,3 +265,19 @@ def test_losing_the_race_for_the_last_slot_names_environment_count_and_fix(tenan
     assert ENV_URL in result["msg"] and "another run may have taken the last slot" in result["msg"]
     assert "it now has 7 of at most 7" in result["msg"] and "Fix: set another non-interactive user of this environment back to Read-Write" in result["msg"]
     assert dv.rows[MEGAN_ID]["accessmode"] == 0
+
+
+def test_a_user_an_earlier_task_found_missing_is_synchronised_without_reading_first(tenant):
+    dv = environment(tenant)
+    result = tenant.run(entra_object_id=LYNNE_OID, sync=True, systemuser={})
+    assert result["changed"] is True and tenant.admin.calls == [("add_user", ENV_ID, LYNNE_OID)]
+    # only the read after addUser (and the environment id): no read before asking for the sync
+    assert [r["path"] for r in dv.sent("GET") if r["path"] == "systemusers"] == ["systemusers"]
+    # "missing" without sync is not trusted: the user is read, and found
+    moved = tenant.run(entra_object_id=LYNNE_OID, access_mode="non_interactive", systemuser={})
+    assert moved["changed"] is True and [r["accessmode"] for r in lynne_rows(dv)] == [4]
+    from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import known_row
+    assert known_row({"systemuser": {}, "identity": "x"}) == (None, True)
+    assert known_row({"systemuser": None, "identity": "x"}) == (None, False)
+    assert known_row({"systemuser": {"domainname": "a@b.c"}, "identity": "A@b.C"})[1] is True
+    assert known_row({"systemuser": {"domainname": "a@b.c"}, "identity": "d@b.c"}) == (None, False)
