@@ -278,6 +278,16 @@ def read_environment(module, url, user, problems):
             "done": done}
 
 
+def action(params, env):
+    """What the run does to the application user of one environment that is not done."""
+    app_user = env["application_user"]
+    if not app_user:
+        return "create the application user" + (" (disabled)" if params["state"] == "disabled" else "")
+    state = bool(app_user["isdisabled"]) != (params["state"] == "disabled")
+    return "%s application user %s" % (("disable" if params["state"] == "disabled" else "enable") if state else "use",
+                                        app_user["systemuserid"])
+
+
 def plan_line(params, env):
     if env["done"] and params["state"] != "present":
         return "%s: application user %s, nothing to do" % (env["url"], params["state"])
@@ -286,8 +296,7 @@ def plan_line(params, env):
             return "%s: finish the removal (delete the soft-deleted rows of the app)" % env["url"]
         return "%s: disable and delete application user %s" % (env["url"], env["application_user"]["systemuserid"])
     line = "%s: %s in business unit %s%s, roles: %s" % (
-        env["url"], "application user in place" if env["done"] else "use application user %s" % env["application_user"][
-            "systemuserid"] if env["application_user"] else "create the application user", env["business_unit"]["name"],
+        env["url"], "application user in place" if env["done"] else action(params, env), env["business_unit"]["name"],
         " (where it is: move_business_unit is false)" if env.get("kept_business_unit") else "",
         ", ".join(env["role_names"]) or "none")
     if params["from_user"] and not env["from_user"]:

@@ -54,6 +54,15 @@ options:
     description:
       - Deprecated, only with the plain-list spelling of O(roles) (V(true) means O(roles.set)); removed in 1.0.0.
     type: bool
+  business_unit_roles:
+    description:
+      - The security roles of the user's business unit (C(roleid), C(name), C(_roletemplateid_value),
+        C(_businessunitid_value)) as the caller already read them; the task then does not read them again.
+      - M(d365.identity.non_interactive_user_info) returns them per environment as C(business_unit_roles).
+      - Used only when every row is of the user's business unit; otherwise, or omitted, they are read (one request).
+    type: list
+    elements: dict
+    version_added: 0.4.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._dataverse
@@ -183,9 +192,14 @@ def business_unit_label(client, bu_id):
     return "%s (%s)" % (name, bu_id) if name else bu_id
 
 
-def resolve(client, wanted, bu_id):
-    """{name: role row} for the names of every action, from one read of the business unit's roles."""
-    available = client.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
+def resolve(client, wanted, bu_id, known=None):
+    """{name: role row} for the names of every action, from one read of the business unit's roles (or from known,
+    the roles an earlier task read, when they are this business unit's)."""
+    key = (bu_id or "").lower()
+    if known and all((r.get("_businessunitid_value") or "").lower() == key for r in known):
+        available = known
+    else:
+        available = client.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
     matched, unknown = {}, []
     for name in wanted:
         rows, missing = match_roles([name], available)
@@ -237,7 +251,7 @@ def run(module):
     bu_id = row.get("_businessunitid_value")
     current = list(row.get(ROLES_NAV) or [])
     asked = list_values.read(module, "roles", legacy_purge="purge")
-    rows = resolve(client, asked.wanted, bu_id) if asked.wanted else {}
+    rows = resolve(client, asked.wanted, bu_id, params["business_unit_roles"]) if asked.wanted else {}
 
     def roles_of(names):
         return [rows[name] for name in names]
@@ -279,6 +293,7 @@ def main():
         "state": {"type": "str", "choices": ["present", "absent"]},
         "purge": {"type": "bool"},
         "systemuser": KNOWN_SYSTEMUSER_OPTION,
+        "business_unit_roles": {"type": "list", "elements": "dict"},
     })
     module = D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True,
                         mutually_exclusive=APPLICATION_ID_EXCLUSIVE, required_one_of=APPLICATION_ID_EXCLUSIVE)

@@ -170,7 +170,9 @@ environments:
   description:
     - Per environment C(url), C(present), C(enabled), C(non_interactive), C(roles_ok), C(missing_roles), C(done),
       C(systemuserid), C(sync) (V(force), V(wait) or null), C(slots) (C(used), C(max)), C(businessunitid),
-      C(environment_id) (the Power Platform environment id from the admin API, where it was read; else null).
+      C(environment_id) (the Power Platform environment id from the admin API, where it was read; else null),
+      C(business_unit_roles) (the security roles of the business unit the user is or will be in, as read to check
+      them; M(d365.identity.dataverse_role) takes them as O(d365.identity.dataverse_role#module:business_unit_roles)).
   returned: always
   type: list
   elements: dict
@@ -295,6 +297,7 @@ def check_environment(dataverse, params, status, problems):
         check_caller_is_admin(dataverse, who, problems)
         bu_id = status["businessunitid"] or who.get("BusinessUnitId")
         available = dataverse.roles("_businessunitid_value eq %s" % guid(bu_id, "businessunitid"))
+        status["business_unit_roles"] = available  # passed on: granting them need not read them again
         _matched, unknown = match_roles(params["security_roles"], available)
         if unknown:
             names = sorted({r.get("name") or "" for r in available}, key=str.casefold)

@@ -17,8 +17,8 @@ requests sent inside a Retry-After window after a 429, wall time. Each process h
 (slices: as on two AWX execution nodes, so up to 2 token requests per resource are expected there). The acceptance figures are
 printed with PASS/FAIL, never asserted. Not a test.
 
-Seat scheduling (users waiting for a free seat) is not in this tree yet: with fewer free seats
-than forks, the users beyond the free seats fail at the borrow; --seats 20 shows the rest.
+With fewer free seats than forks, users wait for a seat (the role's seat scheduling: bounded, with
+jitter); a seat given back by one user is taken by a waiting one.
 
     cd <built tree> && PYTHONPATH=<build root> python tests/benchmarks/bench_fleet.py [--users 20] [--forks 10]
         [--seats 3] [--sync-delay 10] [--sequential-users N] [--skip-sequential] [--skip-slices] [--p429 0.02]

@@ -239,3 +239,44 @@ def test_full_environment_fails_its_users_before_any_write_others_converge(emula
         assert seat_rows(final) == start
     finally:
         emulator.control("POST", "/reset")
+
+
+def test_fleet_with_more_users_than_forks_and_fewer_seats_converges(emulator, tmp_path):
+    """Users waiting for a seat keep their fork: without batches of --forks users, two waiting users could take both
+    forks from the two users holding the seats, and nothing would move until the seat wait ran out."""
+    emulator.control("POST", "/reset")
+    try:
+        start = seat_rows(state(emulator))
+        upns = ["forks-%d-%s@contoso.onmicrosoft.com" % (i, uuid.uuid4().hex[:6]) for i in range(4)]
+        password = "Nx7!" + secrets.token_urlsafe(18)
+        inventory = tmp_path / "fleet.json"
+        inventory.write_text(json.dumps({"d365_non_interactive_users": {
+            "hosts": {upn: {} for upn in upns},
+            "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                     "non_interactive_user_usage_location": "GB", "non_interactive_user_password": password,
+                     "non_interactive_user_environments": emulator.endpoints["environments"],
+                     "non_interactive_user_groups": [PROD_GROUP],
+                     "non_interactive_user_license_skus": [PLAN1, "DYN365_ENTERPRISE_SALES"],
+                     # short enough that a fork starved by waiting users fails the test instead of hanging it
+                     "non_interactive_user_seat_wait": 120, "non_interactive_user_seat_poll_interval": 2,
+                     "non_interactive_user_sync_delay": 1, "non_interactive_user_sync_retries": 60,
+                     "non_interactive_user_disable_watch_seconds": 2,
+                     "non_interactive_user_disable_watch_interval": 1}}}))
+        os.chmod(inventory, 0o600)
+        started = time.monotonic()
+        done = subprocess.run([ANSIBLE_PLAYBOOK, "-i", str(inventory), "d365.identity.non_interactive_users",
+                               "--forks", "2"], env=emulator.client_env(str(tmp_path / "tokens")),
+                              capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False)
+        print("\nfleet of 4 users, forks 2, 2 free seats: rc %d in %.1f s" % (done.returncode, time.monotonic() - started))
+        assert password not in done.stdout + done.stderr
+        assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
+        final = state(emulator)
+        assert seat_rows(final) == start
+        for upn in upns:
+            user = live_user(final, upn)
+            assert user is not None and user["licenses"] == [], upn
+            for env_name in final["environments"]:
+                rows = non_interactive_rows(final, env_name, user["id"])
+                assert len(rows) == 1 and rows[0]["accessmode"] == 4 and not rows[0]["isdisabled"], (env_name, rows)
+    finally:
+        emulator.control("POST", "/reset")

@@ -106,6 +106,7 @@ def environment_status(url, row, wanted_roles):
             "done": enabled and non_interactive and not missing,
             "systemuserid": row.get("systemuserid") if present else None, "sync": None, "slots": None,
             "businessunitid": row.get("_businessunitid_value") if present else None, "environment_id": None,
+            "business_unit_roles": None,
             "access_mode": access_mode_name(row.get("accessmode")) if present else None,
             "roles": sorted((r.get("name") or r.get("roleid") for r in row.get(ROLES_NAV) or []), key=str.casefold)
             if present else []}

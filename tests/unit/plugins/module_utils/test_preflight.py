@@ -29,3 +29,10 @@ def test_without_a_client_id_whoami_names_the_caller_and_its_roles_are_read():
     problems = Problems()
     check_caller_is_admin(client, caller, problems)
     assert len(problems) == 1 and "lacks System Administrator" in problems[0]
+
+
+def test_a_client_id_without_an_application_user_falls_back_to_whoami():
+    env = FakeDataverse()
+    caller = read_caller(client_of(env), "9a1e2b3c-4d5e-4f60-8a7b-1c2d3e4f5a6b")  # not this client's row
+    assert caller["UserId"] == CALLER_ID and len(env.calls_to("whoami")) == 1
+    assert [r["path"] for r in env.sent()][0] == "systemusers"  # asked by client id first

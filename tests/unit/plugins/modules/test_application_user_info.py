@@ -146,3 +146,9 @@ def test_an_interrupted_removal_is_not_done_and_the_run_cannot_lock_itself_out(t
     own = tenant.run(state="disabled", application_id=CLIENT_ID.upper(), fail_on_problems=False)
     assert "would lock the run out of every environment" in own["problems"][0]
     assert tenant.writes() == []
+
+
+def test_the_plan_says_when_an_application_user_is_enabled_or_disabled(tenant):
+    environment(tenant, application_user(APP_USER, APP, isdisabled=True))
+    assert "enable application user %s" % APP_USER in tenant.run()["plan"][0]
+    assert "nothing to do" in tenant.run(state="disabled")["plan"][0]

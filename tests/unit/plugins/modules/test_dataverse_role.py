@@ -204,3 +204,16 @@ def test_the_systemuser_an_earlier_task_returned_saves_the_read(tenant):
     reads = len(dv.sent("GET"))
     assert tenant.run(roles={"add": ["Basic User"]}, identity=MEGAN_OID, systemuser=stranger)["changed"] is False
     assert "systemusers" in [r["path"] for r in dv.sent("GET")[reads:]]
+
+
+def test_the_business_units_roles_an_earlier_task_read_save_their_read(tenant):
+    from ansible_collections.d365.identity.tests.unit.fakes.dataverse import role_row
+    dv = environment(tenant)
+    sales_roles = [role_row("Systemadministrator", SYSADMIN_T, SALES_BU), role_row("Basic User", BASIC_T, SALES_BU)]
+    result = tenant.run(roles={"add": ["System Administrator"]}, business_unit_roles=sales_roles, **MEGAN)
+    assert result["changed"] is True and [r["roleid"] for r in result["added"]] == [SYSADMIN_SALES]
+    assert "roles" not in [r["path"] for r in dv.sent("GET")]
+    # another business unit's roles are not the user's: they are read
+    other = [role_row("Basic User", BASIC_T, "11111111-1111-1111-1111-111111111111")]
+    assert tenant.run(roles={"add": ["Basic User"]}, business_unit_roles=other, **MEGAN)["added"][0]["roleid"] == BASIC_SALES
+    assert "roles" in [r["path"] for r in dv.sent("GET")]
