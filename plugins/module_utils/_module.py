@@ -23,6 +23,7 @@ from ._clients.dataverse import DATAVERSE_ARGSPEC, DataverseClient
 from ._connection import CONNECTION_ARGSPEC
 from ._errors import ConfigError, D365Error
 from ._clients.graph import GraphClient
+from ._transport.backoff import SharedBackoff
 from ._transport.http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, new_session
 from ._transport.urls import https_base, resource_scope
 
@@ -68,9 +69,11 @@ class D365Module(AnsibleModule):
         return self._tokens
 
     def _client_kwargs(self):
-        return {"token_provider": self.token_provider(), "session": self.session(),
+        tokens = self.token_provider()
+        store = getattr(tokens, "cache_store", None)  # no token cache file: no shared Retry-After either
+        return {"token_provider": tokens, "session": self.session(),
                 "timeout": self.params["timeout"], "max_retries": self.params["max_retries"],
-                "check_mode": self.check_mode}
+                "check_mode": self.check_mode, "backoff": SharedBackoff(store) if store else None}
 
     # -- clients ----------------------------------------------------------------------------
 

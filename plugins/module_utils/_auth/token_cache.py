@@ -179,6 +179,28 @@ class FileTokenCache:
         digest = hashlib.sha256(scope.encode("utf-8")).hexdigest()[:16]
         return os.path.join(self.directory, "%s.%s.acquire.lock" % (self.key, digest))
 
+    # -- throttling shared by the processes of this client (transport/backoff.py) ----------------
+
+    def backoff_path(self, host):
+        digest = hashlib.sha256(host.lower().encode("utf-8")).hexdigest()[:16]
+        return os.path.join(self.directory, "%s.%s.backoff" % (self.key, digest))
+
+    def backoff_until(self, host):
+        """The epoch second until which the service at host asked this client to wait; 0 when none."""
+        try:
+            return float((self._read(self.backoff_path(host)) or "0").strip() or 0)
+        except ValueError:
+            return 0.0
+
+    def hold_back(self, host, until):
+        """Record a wait until the epoch second until (the later one wins). Raises no OSError."""
+        try:
+            if until > self.backoff_until(host):
+                self._ensure_dir()
+                self._write("%.3f" % until, self.backoff_path(host))
+        except OSError:
+            pass  # without the file each process still honours its own Retry-After
+
     @contextlib.contextmanager
     def acquiring(self, scope):
         """Hold the acquisition lock of scope while asking the identity platform for a token.
@@ -202,9 +224,9 @@ class FileTokenCache:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _read(self):
+    def _read(self, path=None):
         try:
-            fd = os.open(self.path, os.O_RDONLY | _NOFOLLOW)
+            fd = os.open(path or self.path, os.O_RDONLY | _NOFOLLOW)
         except OSError:
             return None  # missing, or a symlink (ELOOP)
         try:
@@ -219,7 +241,7 @@ class FileTokenCache:
             if fd is not None:
                 os.close(fd)
 
-    def _write(self, text):
+    def _write(self, text, path=None):
         # O_EXCL: never write through a file (or symlink) someone else put there. The rename
         # replaces the directory entry, so an untrusted cache file is never written in place.
         tmp = os.path.join(self.directory, ".%s.%d.%s%s" % (self.key, os.getpid(), os.urandom(4).hex(), TMP_SUFFIX))
@@ -229,7 +251,7 @@ class FileTokenCache:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            os.replace(tmp, path or self.path)
         except BaseException:
             try:
                 os.unlink(tmp)

@@ -95,7 +95,7 @@ class ApiClient:
     default_headers = {"Accept": "application/json"}
 
     def __init__(self, base_url, scope, token_provider, session, timeout=TIMEOUT, max_retries=MAX_RETRIES,
-                 max_total_wait=MAX_TOTAL_WAIT, sleep=time.sleep, check_mode=False):
+                 max_total_wait=MAX_TOTAL_WAIT, sleep=time.sleep, check_mode=False, backoff=None):
         self.base_url = base_url.rstrip("/")
         # A safety net under every module's check-mode branches: in check mode no write leaves the process.
         self.check_mode = check_mode
@@ -107,6 +107,7 @@ class ApiClient:
         self.max_total_wait = max_total_wait
         self.sleep = sleep
         self.writes = 0  # write requests sent by this client (modules report them in debug)
+        self.backoff = backoff  # SharedBackoff: Retry-After windows of the other processes of this client
 
     def url(self, path):
         if path.startswith("https://"):
@@ -143,6 +144,9 @@ class ApiClient:
         while True:
             token = self.token_provider.get_token(self.scope, force_refresh=refreshed)
             merged["Authorization"] = "Bearer " + token
+            host = urlsplit(url).netloc
+            if self.backoff:
+                self.backoff.wait(host)
             if method != "GET":
                 self.writes += 1
             try:
@@ -162,7 +166,10 @@ class ApiClient:
                 refreshed = True  # one fresh token: the cached one may have been revoked
                 continue
             retry = raw.status_code in RETRY_ALWAYS or (idempotent and raw.status_code in RETRY_IDEMPOTENT)
-            if retry and budget.wait(parse_retry_after(raw.headers.get("Retry-After"))):
+            retry_after = parse_retry_after(raw.headers.get("Retry-After"))
+            if self.backoff and raw.status_code == 429:
+                self.backoff.note(host, retry_after)
+            if retry and budget.wait(retry_after):
                 continue
             body = _json(raw)
             if raw.status_code >= 400:
