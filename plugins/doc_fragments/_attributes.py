@@ -31,6 +31,17 @@ attributes:
     support: full
 """
 
+    # Modules that read more than one service (the read phases): only in the group of every module.
+    ACTIONGROUP_ALL = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/d365.identity.all) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - d365.identity.all
+"""
+
     ACTIONGROUP_GRAPH = r"""
 options: {}
 attributes:

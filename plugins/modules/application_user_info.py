@@ -84,12 +84,7 @@ extends_documentation_fragment:
   - d365.identity._ownership
   - d365.identity._attributes
   - d365.identity._attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/d365.identity.all) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - d365.identity.all
+  - d365.identity._attributes.ACTIONGROUP_ALL
 seealso:
   - module: d365.identity.dataverse_application_user
   - module: d365.identity.dataverse_role
@@ -283,9 +278,10 @@ def action(params, env):
     app_user = env["application_user"]
     if not app_user:
         return "create the application user" + (" (disabled)" if params["state"] == "disabled" else "")
-    state = bool(app_user["isdisabled"]) != (params["state"] == "disabled")
-    return "%s application user %s" % (("disable" if params["state"] == "disabled" else "enable") if state else "use",
-                                        app_user["systemuserid"])
+    verb = "use"
+    if bool(app_user["isdisabled"]) != (params["state"] == "disabled"):
+        verb = "disable" if params["state"] == "disabled" else "enable"
+    return "%s application user %s" % (verb, app_user["systemuserid"])
 
 
 def plan_line(params, env):

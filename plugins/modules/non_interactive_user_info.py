@@ -126,12 +126,7 @@ extends_documentation_fragment:
   - d365.identity._ownership
   - d365.identity._attributes
   - d365.identity._attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/d365.identity.all) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - d365.identity.all
+  - d365.identity._attributes.ACTIONGROUP_ALL
 notes:
   - The non-interactive cap (7 per environment) is read from C(RetrieveOrganizationResources), see
     U(https://learn.microsoft.com/power-platform/admin/create-users).

@@ -43,12 +43,7 @@ extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._attributes
   - d365.identity._attributes.INFO_MODULE
-attributes:
-  action_group:
-    description: Use C(group/d365.identity.all) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - d365.identity.all
+  - d365.identity._attributes.ACTIONGROUP_ALL
 notes:
   - Needs the Microsoft Graph application permission C(User.Read.All) (C(LicenseAssignment.Read.All) or
     C(Organization.Read.All) to name licences) and, in each environment, an application user for the client

@@ -103,10 +103,24 @@ def write_inventory(path, hosts, common):
 
 
 def start_playbook(env, inventory, forks, report):
+    """The playbook with its output in a file: two processes writing into pipes read one after the other would
+    block the second one once its pipe is full (while it holds seats the first one waits for)."""
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", inventory,
                "d365.identity.non_interactive_users", "--forks", str(forks), "-e",
                json.dumps({"non_interactive_users_report_file": report})]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = tempfile.TemporaryFile("w+", encoding="utf-8")  # pylint: disable=consider-using-with
+    process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, text=True)
+    process.output_file = output
+    return process
+
+
+def finish(process, timeout):
+    """Wait for a playbook started by start_playbook; its output."""
+    process.wait(timeout=timeout)
+    process.output_file.seek(0)
+    text = process.output_file.read()
+    process.output_file.close()
+    return text
 
 
 def end_state(state, upn):
@@ -189,7 +203,7 @@ def run_phase(emulator, work, args, name, groups, forks):
         # A token cache per process: AWX runs each slice on its own execution node.
         env = emulator.client_env(os.path.join(work, "%s-%d-tokens" % (name, index)))
         processes.append(start_playbook(env, inventory, forks, reports[-1]))
-    outputs = [p.communicate(timeout=3600)[0] for p in processes]
+    outputs = [finish(p, 3600) for p in processes]
     wall = time.perf_counter() - started
     watch.stop()
     log = emulator.control("GET", "/requests")

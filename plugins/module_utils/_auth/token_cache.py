@@ -193,13 +193,19 @@ class FileTokenCache:
             return 0.0
 
     def hold_back(self, host, until):
-        """Record a wait until the epoch second until (the later one wins). Raises no OSError."""
+        """Record a wait until the epoch second until (the later one wins, under the file's lock). Raises no OSError."""
+        lock_fd = None
         try:
+            self._ensure_dir()
+            lock_fd = _open_lock(self.lock_path)
+            _lock(lock_fd, LOCK_WAIT)
             if until > self.backoff_until(host):
-                self._ensure_dir()
                 self._write("%.3f" % until, self.backoff_path(host))
         except OSError:
             pass  # without the file each process still honours its own Retry-After
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)
 
     @contextlib.contextmanager
     def acquiring(self, scope):

@@ -130,8 +130,9 @@ def known_row(params):
     """(raw row or None, known) from the option systemuser: the user as an earlier task of this run returned it
     (RV(systemuser), systemuser_dict's shape), or {} when that task found it missing. known False: read it."""
     known = params.get("systemuser")
-    if known is None or (known and not _names_this_user(known, params)):
-        return None, False
+    if known is None or (known and not (_names_this_user(known, params) and known.get("systemuserid")
+                                        and known.get("businessunitid"))):
+        return None, False  # not given, another user's, or too little of it: read
     if not known:
         return None, True
     return {"systemuserid": known.get("systemuserid"), "domainname": known.get("domainname"),

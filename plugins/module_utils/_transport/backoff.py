@@ -32,5 +32,6 @@ class SharedBackoff:
         return delay
 
     def note(self, host, seconds):
+        """Record a Retry-After for host; longer than MAX_SHARED_WAIT, each process's own retry budget decides."""
         if seconds:
-            self.store.hold_back(host, self.clock() + seconds)
+            self.store.hold_back(host, self.clock() + min(seconds, MAX_SHARED_WAIT))

@@ -141,12 +141,12 @@ class ApiClient:
         data = json.dumps(json_body) if json_body is not None else None
         budget = RetryBudget(self.max_retries, self.max_total_wait, self.sleep)
         refreshed = False
+        host = urlsplit(url).netloc
         while True:
+            if self.backoff:
+                self.backoff.wait(host)  # before the token: the wait must not eat into its lifetime
             token = self.token_provider.get_token(self.scope, force_refresh=refreshed)
             merged["Authorization"] = "Bearer " + token
-            host = urlsplit(url).netloc
-            if self.backoff:
-                self.backoff.wait(host)
             if method != "GET":
                 self.writes += 1
             try:

@@ -10,8 +10,8 @@ from ansible_collections.d365.identity.plugins.module_utils._transport.backoff i
 from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient
 from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, FakeSession
 
-THROTTLED = {"error": {"code": "0x80072322", "message": "Number of requests exceeded the limit of 6000 over time "
-                                                         "window of 300 seconds."}}
+THROTTLED = {"error": {"code": "0x80072322",
+                       "message": "Number of requests exceeded the limit of 6000 over time window of 300 seconds."}}
 
 
 class Clock:
@@ -36,8 +36,8 @@ def process(tmp_path, clock, script, tokens):
 
 def test_a_429_in_one_process_holds_back_the_next_request_of_another(tmp_path, fake_tokens):
     clock = Clock()
-    first, _ = process(tmp_path, clock, [FakeResponse(429, THROTTLED, {"Retry-After": "5"}), FakeResponse(200, {})],
-                       fake_tokens)
+    script = [FakeResponse(429, THROTTLED, {"Retry-After": "5"}), FakeResponse(200, {})]
+    first, _session = process(tmp_path, clock, script, fake_tokens)
     second, second_session = process(tmp_path, clock, [FakeResponse(200, {"ok": 1})], fake_tokens)
     clock_before = clock.now
     first.get("WhoAmI()")  # refused once, waits its Retry-After itself, then answered
@@ -60,6 +60,7 @@ def test_no_wait_once_the_window_passed_nor_for_another_host_and_a_long_one_is_c
     assert backoff.wait("graph.microsoft.com") == 0.0 and clock.slept == []
     backoff.note("graph.microsoft.com", 3600)
     assert backoff.wait("graph.microsoft.com") == MAX_SHARED_WAIT
+    assert backoff.wait("graph.microsoft.com") == 0.0  # a long Retry-After holds the others back once, not per request
 
 
 def test_a_planted_file_is_not_trusted(tmp_path):

@@ -279,5 +279,7 @@ def test_a_user_an_earlier_task_found_missing_is_synchronised_without_reading_fi
     from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import known_row
     assert known_row({"systemuser": {}, "identity": "x"}) == (None, True)
     assert known_row({"systemuser": None, "identity": "x"}) == (None, False)
-    assert known_row({"systemuser": {"domainname": "a@b.c"}, "identity": "A@b.C"})[1] is True
+    full = {"domainname": "a@b.c", "systemuserid": "1", "businessunitid": "bu"}
+    assert known_row({"systemuser": full, "identity": "A@b.C"})[1] is True
+    assert known_row({"systemuser": {"domainname": "a@b.c"}, "identity": "A@b.C"}) == (None, False)  # too little
     assert known_row({"systemuser": {"domainname": "a@b.c"}, "identity": "d@b.c"}) == (None, False)
