@@ -176,7 +176,7 @@ from ansible_collections.d365.identity.plugins.module_utils._domain import owner
 from ansible_collections.d365.identity.plugins.module_utils._domain.business_units import resolve_business_unit
 from ansible_collections.d365.identity.plugins.module_utils._domain.plan import check_environment_urls
 from ansible_collections.d365.identity.plugins.module_utils._domain.preflight import (
-    Problems, check_caller_is_admin, environment_fix, read_caller)
+    Problems, check_caller_is_admin, environment_fix, fail_on_problems, read_caller, read_user)
 from ansible_collections.d365.identity.plugins.module_utils._domain.role_mapping import map_roles
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     ACCESS_MODES, EXPAND_ROLES, ROLES_NAV, match_roles, non_interactive_counts, read_systemusers, systemuser_dict)
@@ -191,11 +191,8 @@ def read_from_user(module, problems):
     """The Entra user of from_user, or None (then a problem says why)."""
     params = module.params
     name = params["from_user"].strip()
-    try:
-        user = module.graph_client().find_user(name, USER_SELECT)
-    except D365Error as error:
-        problems.from_error("Reading %s in Microsoft Entra ID" % name, error,
-                            "check tenant_id and the client's credentials and Graph permissions.")
+    user, readable = read_user(module.graph_client(), name, USER_SELECT, problems)
+    if not readable:
         return None
     if user is None and params["retire"] == "delete":
         return None  # deleted by an earlier run of the migration: nothing left to copy or to retire
@@ -337,10 +334,7 @@ def run(module):
                   "enabled": bool(user) and bool(user.get("accountEnabled"))},
               "plan": [plan_line(params, env) for env in environments], "problems": list(problems),
               "converged": bool(environments) and not problems and all(env["done"] for env in environments)}
-    if problems and params["fail_on_problems"]:
-        module.fail_json(msg="%d problem%s found before any write; nothing was changed:\n%s" % (
-            len(problems), "" if len(problems) == 1 else "s",
-            "\n".join("%d. %s" % (i + 1, p) for i, p in enumerate(problems))), **result)
+    fail_on_problems(module, problems, result)
     return result
 
 

@@ -226,7 +226,7 @@ import time
 from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
 from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
 from ansible_collections.d365.identity.plugins.module_utils._domain.preflight import (
-    Problems, check_caller_is_admin, environment_fix, read_caller)
+    Problems, check_caller_is_admin, environment_fix, fail_on_problems, read_caller, read_user)
 from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import D365Error
 from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
@@ -238,15 +238,6 @@ from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers 
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "assignedLicenses",
                "licenseAssignmentStates") + ownership.SELECT
-
-
-def read_user(graph, upn, problems):
-    try:
-        return graph.find_user(upn, USER_SELECT), True
-    except D365Error as error:
-        problems.from_error("Reading %s in Microsoft Entra ID" % upn, error,
-                            "check tenant_id and the client's credentials and Graph permissions.")
-        return None, False
 
 
 def deleted_holder(graph, upn):
@@ -390,7 +381,7 @@ def run(module):
     if known_id:
         user, graph_ok = {"id": guid(known_id, "user_id")}, True  # a re-read during a run: the id is all it needs
     else:
-        user, graph_ok = read_user(graph, upn, problems) if upn_ok else (None, False)
+        user, graph_ok = read_user(graph, upn, USER_SELECT, problems) if upn_ok else (None, False)
     rows, unreadable = {}, set()
     for url in urls:
         try:
@@ -419,10 +410,7 @@ def run(module):
         decision = present_plan(module, graph, user, graph_ok, statuses, problems, unreadable)
     problems.extend(p for p in decision.pop("problems") if p not in problems)
     result.update(decision, problems=list(problems))
-    if problems and params["fail_on_problems"]:
-        module.fail_json(msg="%d problem%s found before any write; nothing was changed:\n%s" % (
-            len(problems), "" if len(problems) == 1 else "s",
-            "\n".join("%d. %s" % (i + 1, p) for i, p in enumerate(problems))), **result)
+    fail_on_problems(module, problems, result)
     return result
 
 

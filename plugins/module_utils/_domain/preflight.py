@@ -11,7 +11,7 @@ that does not answer, and the check that the client may change users there.
 from __future__ import annotations
 
 from .._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
-from .._errors import AuthError, PermissionDeniedError
+from .._errors import AuthError, D365Error, PermissionDeniedError
 from .._odata import guid, is_guid
 from .systemusers import ROLES_NAV
 
@@ -28,6 +28,24 @@ class Problems(list):
     def from_error(self, where, error, fix):
         message = error.message.rstrip(".")
         self.add("%s: %s. Fix: %s" % (where, message, fix) if "Fix:" not in message else "%s: %s." % (where, message))
+
+
+def fail_on_problems(module, problems, result):
+    """End the task with every problem found, numbered, and the result read so far (unless fail_on_problems is off)."""
+    if problems and module.params["fail_on_problems"]:
+        module.fail_json(msg="%d problem%s found before any write; nothing was changed:\n%s" % (
+            len(problems), "" if len(problems) == 1 else "s",
+            "\n".join("%d. %s" % (i + 1, p) for i, p in enumerate(problems))), **result)
+
+
+def read_user(graph, key, select, problems):
+    """(the Entra user or None, whether Graph could be read); a failed read is a problem."""
+    try:
+        return graph.find_user(key, select), True
+    except D365Error as error:
+        problems.from_error("Reading %s in Microsoft Entra ID" % key, error,
+                            "check tenant_id and the client's credentials and Graph permissions.")
+        return None, False
 
 
 def environment_fix(error):
