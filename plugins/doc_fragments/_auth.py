@@ -98,5 +98,5 @@ notes:
   - The environment variable names are those AWX's C(Microsoft Azure Resource Manager) credential injects.
 requirements:
   - msal >= 1.35.0
-  - requests >= 2.25.0
+  - requests >= 2.25.0 (msal fetches tokens with it; the modules talk to the APIs over the Python standard library)
 """

@@ -24,7 +24,7 @@ from ._connection import CONNECTION_ARGSPEC
 from ._errors import ConfigError, D365Error
 from ._clients.graph import GraphClient
 from ._transport.backoff import SharedBackoff
-from ._transport.http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, new_session
+from ._transport.http import new_session
 from ._transport.urls import https_base, resource_scope
 
 
@@ -36,10 +36,8 @@ class D365Module(AnsibleModule):
         spec.update(argument_spec or {})
         # No secret/certificate exclusivity: AWX may inject both; auth_method auto prefers the secret.
         super().__init__(argument_spec=spec, **kwargs)
-        for ok, lib, error in ((HAS_REQUESTS, "requests", REQUESTS_IMPORT_ERROR),
-                               (HAS_MSAL, "msal", MSAL_IMPORT_ERROR)):
-            if not ok:
-                self.fail_json(msg=missing_required_lib(lib), exception=error)
+        if not HAS_MSAL:
+            self.fail_json(msg=missing_required_lib("msal"), exception=MSAL_IMPORT_ERROR)
         self._session = None
         self._tokens = None
 

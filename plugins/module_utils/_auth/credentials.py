@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
+import importlib.util
 import time
-import traceback
 from collections import namedtuple
 
 from ansible.module_utils.common.parameters import env_fallback
@@ -25,14 +26,19 @@ from ansible.module_utils.common.parameters import env_fallback
 from .._errors import ConfigError
 from .token_cache import fingerprint
 
+# msal is imported only when a token must be fetched (it costs a task about 60 ms, requests included):
+# a token in the cache file is found without it (Credential.stored_entries).
 try:
-    import msal
-    HAS_MSAL = True
-    MSAL_IMPORT_ERROR = None
-except ImportError:
-    msal = None
+    HAS_MSAL = importlib.util.find_spec("msal") is not None
+except (ImportError, ValueError):
     HAS_MSAL = False
-    MSAL_IMPORT_ERROR = traceback.format_exc()
+MSAL_IMPORT_ERROR = None if HAS_MSAL else "ModuleNotFoundError: No module named 'msal'"
+
+
+def load_msal():
+    """The msal package (imported on first use)."""
+    return importlib.import_module("msal")
+
 
 # Refresh a cached token this long before it expires, so it outlives the task using it.
 EXPIRY_MARGIN = 300
@@ -97,13 +103,29 @@ class Credential:
         """msal's answer (a dict with access_token, or error and error_description)."""
         raise NotImplementedError
 
+    def cache_query(self, scope):
+        """(client_id, target): what the application files scope's access tokens under in msal's cache."""
+        raise NotImplementedError
+
     def cached_entries(self, cache, scope):
         """The access token entries the application files for scope (a forced refresh removes them)."""
-        raise NotImplementedError
+        client_id, target = self.cache_query(scope)
+        return list(cache.search(load_msal().TokenCache.CredentialType.ACCESS_TOKEN, target=[target],
+                                 query={"client_id": client_id}))
+
+    def stored_entries(self, state, scope):
+        """The same entries read from the cache file's JSON without msal: msal's search on its documented
+        serialization (the "AccessToken" section; entries with an ext_cache_key answer only queries with one).
+        Should msal change its format this finds nothing, and the msal path answers."""
+        client_id, target = self.cache_query(scope)
+        section = state.get("AccessToken") if isinstance(state, dict) else None
+        return [entry for entry in (section.values() if isinstance(section, dict) else ())
+                if isinstance(entry, dict) and entry.get("client_id") == client_id
+                and target in str(entry.get("target", "")).split() and "ext_cache_key" not in entry]
 
     def cached_token(self, cache, scope):
         """A token from cache that outlives EXPIRY_MARGIN, without building an application; None asks it."""
-        return None
+        return fresh_secret(self.cached_entries(cache, scope))
 
     def unusable(self, exc):
         """The message for a ValueError or TypeError msal raised on this credential; None: the generic one."""
@@ -119,7 +141,7 @@ class ConfidentialClientCredential(Credential):
         raise NotImplementedError
 
     def new_app(self, cache, settings):
-        return msal.ConfidentialClientApplication(
+        return load_msal().ConfidentialClientApplication(
             self.client_id,
             client_credential=self.msal_credential(),
             authority=settings.authority,
@@ -133,15 +155,11 @@ class ConfidentialClientCredential(Credential):
     def acquire(self, app, scope):
         return app.acquire_token_for_client(scopes=[scope])
 
-    def cached_entries(self, cache, scope):
-        return list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[scope],
-                                 query={"client_id": self.client_id}))
-
-    def cached_token(self, cache, scope):
-        return _fresh_secret(self.cached_entries(cache, scope))
+    def cache_query(self, scope):
+        return self.client_id, scope
 
 
-def _fresh_secret(entries):
+def fresh_secret(entries):
     """The first access token of entries that outlives EXPIRY_MARGIN, or None."""
     now = time.time()
     for item in entries:
@@ -273,13 +291,15 @@ class ManagedIdentityCredential(Credential):
     name = "managed_identity"
 
     def msal_identity(self):
+        msal = load_msal()
         if self.client_id:
             return msal.UserAssignedManagedIdentity(client_id=self.client_id)
         return msal.SystemAssignedManagedIdentity()
 
-    def cache_client_id(self):
-        """The client_id msal's ManagedIdentityClient files its tokens under."""
-        return self.msal_identity().get("Id", "SYSTEM_ASSIGNED_MANAGED_IDENTITY")  # msal.managed_identity.ManagedIdentity.ID
+    def cache_query(self, scope):
+        # ManagedIdentityClient files its tokens under the identity's "Id": the client id of a user-assigned
+        # identity, None for the system-assigned one (msal.managed_identity.ManagedIdentity).
+        return self.client_id or None, _resource(scope)
 
     def fingerprint(self):
         return fingerprint("managed_identity:" + (self.client_id or "system-assigned"))
@@ -287,19 +307,11 @@ class ManagedIdentityCredential(Credential):
     def new_app(self, cache, settings):
         # No settings.http_cache: the token request is a GET here, and msal files its 429/5xx answers
         # there for replay. There is no OpenID metadata to share either.
-        return msal.ManagedIdentityClient(self.msal_identity(), http_client=settings.http_client, token_cache=cache)
+        return load_msal().ManagedIdentityClient(self.msal_identity(), http_client=settings.http_client,
+                                                 token_cache=cache)
 
     def acquire(self, app, scope):
         return app.acquire_token_for_client(resource=_resource(scope))
-
-    def cached_entries(self, cache, scope):
-        return list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN, target=[_resource(scope)],
-                                 query={"client_id": self.cache_client_id()}))
-
-    def cached_token(self, cache, scope):
-        # The test msal's client makes before its own cache lookup (5 minutes left), made here so that
-        # a token in the file needs neither a client nor the acquisition lock.
-        return _fresh_secret(self.cached_entries(cache, scope))
 
 
 # auth_method -> strategy. Order matters for auth_method=auto: a secret wins over a certificate.

@@ -20,13 +20,14 @@ provider (MetadataHttpCache), so a process fetches it once per authority.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 
 from .._connection import MAX_RETRIES, TIMEOUT
 from .._errors import AuthError
 from .._transport.http import scrub_queries
 from .._transport.retry import RetryBudget
-from .credentials import AppSettings, credential_argspec, msal, select_credential
+from .credentials import AppSettings, credential_argspec, fresh_secret, load_msal, select_credential
 from .token_cache import FileTokenCache, cache_key, default_cache_dir
 
 TOKEN_CACHE = True  # default of the token_cache option
@@ -106,13 +107,19 @@ class TokenProvider:
     def get_token(self, scope, force_refresh=False):
         if not force_refresh and scope in self._tokens:
             return self._tokens[scope]
-        cache = self._token_cache()
+        if not force_refresh and self._cache is None:
+            stored = self._stored_token(scope)
+            if stored:
+                self._tokens[scope] = stored
+                return stored
         rejected = set()  # a forced refresh: the tokens the service refused, wherever they are found again
         if force_refresh:
-            rejected = {item.get("secret") for item in self.credential.cached_entries(cache, scope)}
             rejected.add(self._tokens.pop(scope, None))
+            if self._cache is not None:  # what we hold in memory; the file may meanwhile hold a newer one
+                rejected.update(item.get("secret") for item in self.credential.cached_entries(self._cache, scope))
             rejected.discard(None)
-        else:
+        cache = self._token_cache()
+        if not force_refresh:
             cached = self.credential.cached_token(cache, scope)
             if cached:
                 self._tokens[scope] = cached
@@ -132,8 +139,18 @@ class TokenProvider:
 
     # -- cache ------------------------------------------------------------------------
 
+    def _stored_token(self, scope):
+        """A fresh token straight from the cache file, read without msal; None: ask msal (_token_cache)."""
+        serialized = self.cache_store.load() if self.cache_store else None
+        try:
+            state = json.loads(serialized) if serialized else None
+        except ValueError:
+            return None
+        return fresh_secret(self.credential.stored_entries(state, scope)) if state else None
+
     def _token_cache(self):
         if self._cache is None:
+            msal = load_msal()
             self._cache = msal.SerializableTokenCache()
             serialized = self.cache_store.load() if self.cache_store else None
             if serialized:
@@ -155,7 +172,7 @@ class TokenProvider:
         with what others saved since (no unsaved change of ours is pending here)."""
         serialized = self.cache_store.load() if self.cache_store else None
         if serialized:
-            fresh = msal.SerializableTokenCache()
+            fresh = load_msal().SerializableTokenCache()
             try:
                 fresh.deserialize(serialized)
             except ValueError:
@@ -204,15 +221,15 @@ class TokenProvider:
                 "metadata for tenant_id." % (self.authority, scrub_queries(exc)))) from None
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # Only the class name: exception text may echo request data.
-            return None, "%s reaching %s" % (exc.__class__.__name__, self.authority)
+            return None, "%s reaching %s" % (getattr(exc, "kind", None) or exc.__class__.__name__, self.authority)
         try:
             return self.credential.acquire(app, scope), None
         except (ValueError, TypeError) as exc:
             raise AuthError(self.credential.unusable(exc) or (
                 "Token request for %s failed: %s." % (scope, exc.__class__.__name__))) from None
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            # requests' connection errors and msal's MsalServiceError (5xx) are transient.
-            return None, "%s reaching %s" % (exc.__class__.__name__, self.authority)
+            # No answer (session.TransportFailure) and msal's MsalServiceError (5xx) are transient.
+            return None, "%s reaching %s" % (getattr(exc, "kind", None) or exc.__class__.__name__, self.authority)
 
     def _auth_error(self, result, scope):
         description = (result.get("error_description") or "").strip()

@@ -14,22 +14,13 @@ from __future__ import annotations
 import json
 import re
 import time
-import traceback
 from urllib.parse import urlsplit
 
 from .._connection import MAX_RETRIES, TIMEOUT
 from .._errors import ApiError, CheckModeWriteError, ConflictError, NotFoundError, PermissionDeniedError, TransportError
 from .retry import RetryBudget, parse_retry_after
+from .session import HttpSession, TransportFailure
 from .urls import join
-from .._version import USER_AGENT
-
-try:
-    import requests
-    HAS_REQUESTS = True
-    REQUESTS_IMPORT_ERROR = None
-except ImportError:
-    HAS_REQUESTS = False
-    REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 # https://learn.microsoft.com/graph/throttling and .../power-apps/developer/data-platform/api-limits: throttling and unavailability are retried for any
 # method; 500/502 and dropped connections only where repeating cannot duplicate a write.
@@ -52,11 +43,9 @@ def scrub_queries(text):
 
 
 def new_session():
-    """A Session with our User-Agent. trust_env stays on, so REQUESTS_CA_BUNDLE and the
-    proxy variables of the execution environment apply."""
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    return session
+    """The HTTP session of one module run: our User-Agent, REQUESTS_CA_BUNDLE and the proxy variables of
+    the execution environment (session.py)."""
+    return HttpSession()
 
 
 class Response:
@@ -89,7 +78,7 @@ def parse_odata_error(body, headers):
 
 
 class ApiClient:
-    """Base URL + scope + token provider over one requests.Session."""
+    """Base URL + scope + token provider over one HttpSession (session.py)."""
 
     service = "API"
     default_headers = {"Accept": "application/json"}
@@ -152,14 +141,13 @@ class ApiClient:
             try:
                 raw = self.session.request(method, url, params=params, data=data, headers=merged,
                                            timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except TransportFailure as exc:
                 if idempotent and budget.wait():
                     continue
-                # Only the class name: requests' text holds the full URL (and maybe a proxy's).
-                # "from None" keeps that exception out of the traceback the module reports.
+                # kind names the cause without the URL; "from None" keeps the chain out of the traceback.
                 raise TransportError(
                     "%s %s %s got no answer (%s)%s." % (
-                        self.service, method, _path(url), exc.__class__.__name__,
+                        self.service, method, _path(url), exc.kind,
                         "" if idempotent else "; the write may or may not have been applied"),
                     method=method, url=_without_query(url)) from None
             if raw.status_code == 401 and not refreshed:

@@ -3,7 +3,7 @@
 
 The package (its __init__ stays empty, as ansible-test requires):
 
-- http: FakeResponse, FakeSession (requests.Session stand-in), over_session() (a real client over it)
+- http: FakeResponse, FakeSession (HttpSession stand-in), over_session() (a real client over it)
 - identity: FakeTokens, FakeIdentityHttp (msal's token endpoint), token_refused()
 - graph: FakeGraph (Microsoft Graph), graph_sku(), graph_group(), licence_state()
 - dataverse: FakeDataverse (one environment), systemuser(), role_row(), standard_roles()
@@ -32,9 +32,8 @@ import inspect
 import json
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import requests
-
 from ansible_collections.d365.identity.plugins.module_utils._errors import D365Error
+from ansible_collections.d365.identity.plugins.module_utils._transport.session import TransportFailure
 from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, FakeSession
 from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeTokens
 
@@ -85,13 +84,13 @@ class _ServiceSession:
         self.service.requests.append(record)
         drop = self.service._take_drop(method, record["path"])
         if drop is not None and not drop:
-            raise requests.ConnectionError("connection reset by peer")
+            raise TransportFailure("ConnectionResetError")
         try:
             status, answer, answer_headers = self.service.handle(method, record["path"], query, body, record["headers"])
         except Answer as error:
             status, answer, answer_headers = error.status, error.body, error.headers
         if drop:
-            raise requests.ConnectionError("connection reset by peer")  # applied, the answer never came
+            raise TransportFailure("ConnectionResetError")  # applied, the answer never came
         return FakeResponse(status, answer, answer_headers)
 
 
@@ -269,7 +268,7 @@ class FakeService:
     def no_answer(self, method="POST", path="", idempotent=None):
         """The TransportError the real client raises when a request gets no answer."""
         client = self.throwaway_client()
-        client.session = FakeSession([requests.ConnectionError("connection reset by peer")] * 2)
+        client.session = FakeSession([TransportFailure("ConnectionResetError")] * 2)
         client.max_retries = 0
         try:
             client.request(method, path, idempotent=idempotent)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The HTTP level: a requests.Session stand-in and its responses, for tests of the transport and
+"""The HTTP level: an HttpSession (_transport/session.py) stand-in and its responses, for tests of the transport and
 of the real clients' requests (URLs, bodies, headers, paging)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class FakeResponse:
 
 
 class FakeSession:
-    """requests.Session stand-in: answers from a script, records every call."""
+    """HttpSession stand-in: answers from a script, records every call."""
 
     def __init__(self, script):
         self.script = list(script)

@@ -13,14 +13,14 @@ import time
 import traceback
 
 import pytest
-import requests
 
 from ansible_collections.d365.identity.plugins.module_utils._auth import credentials as _credentials
 from ansible_collections.d365.identity.plugins.module_utils._auth import provider as _auth
 from ansible_collections.d365.identity.plugins.module_utils._auth import token_cache as _token_cache
 from ansible_collections.d365.identity.plugins.module_utils._errors import (
     ApiError, AuthError, ConfigError, TransportError)
-from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, scrub_queries
+from ansible_collections.d365.identity.plugins.module_utils._transport.http import ApiClient, new_session, scrub_queries
+from ansible_collections.d365.identity.plugins.module_utils._transport.session import TransportFailure
 from ansible_collections.d365.identity.plugins.module_utils._auth.token_cache import FileTokenCache, cache_key, fingerprint
 from ansible_collections.d365.identity.tests.unit.fakes.http import FakeResponse, FakeSession
 from ansible_collections.d365.identity.tests.unit.fakes.identity import FakeIdentityHttp, FakeManagedIdentityHttp
@@ -302,12 +302,24 @@ def test_scrub_queries_keeps_the_path():
     assert scrub_queries("Is it there? Yes.") == "Is it there? Yes."
 
 
+def refused_port():
+    """A local port nothing listens on (bound, then closed)."""
+    import socket
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.mark.parametrize("method", ["POST", "GET"])
-def test_dropped_connection_traceback_has_no_query(method):
-    client, session = api([requests.ConnectionError(REQUESTS_TEXT)], max_retries=0)
-    error, text = failure(lambda: client.request(method, QUERY_URL, json_body={} if method == "POST" else None))
+def test_refused_connection_traceback_has_no_query(method):
+    base = "https://127.0.0.1:%d/prefix" % refused_port()
+    client = ApiClient(base, "https://api.example/.default", FakeTokens(), new_session(), sleep=lambda s: None,
+                       max_retries=0)
+    url = base + QUERY_URL.split("/prefix", 1)[1]
+    error, text = failure(lambda: client.request(method, url, json_body={} if method == "POST" else None))
     assert_no_query(error.message, text, str(error.url))
-    assert "/prefix/users" in error.message and "ConnectionError" in error.message
+    assert "/prefix/users" in error.message and "ConnectionRefusedError" in error.message
+    assert ("may or may not have been applied" in error.message) == (method == "POST")
 
 
 def test_service_message_echoing_the_url_is_scrubbed():
@@ -338,7 +350,7 @@ def test_force_refresh_gets_a_new_token(tmp_path):
 
 
 def test_transient_token_failures_retried_with_fresh_app():
-    http = FakeIdentityHttp(token_answers=[requests.ConnectionError("reset"),
+    http = FakeIdentityHttp(token_answers=[TransportFailure("ConnectionResetError"),
                                            FakeResponse(503, {"error": "temporarily_unavailable"})])
     assert provider(http).get_token(SCOPE) == "at-3"
     assert len(http.token_posts) == 3
@@ -359,8 +371,8 @@ def test_bad_secret_names_the_fix_without_leaking():
 
 
 def test_unreachable_authority_gives_up_with_hint():
-    http = FakeIdentityHttp(token_answers=[requests.ConnectionError("x")] * 10)
-    with pytest.raises(AuthError, match="REQUESTS_CA_BUNDLE"):
+    http = FakeIdentityHttp(token_answers=[TransportFailure("SSLCertVerificationError")] * 10)
+    with pytest.raises(AuthError, match="SSLCertVerificationError reaching .*REQUESTS_CA_BUNDLE"):
         provider(http, max_retries=2).get_token(SCOPE)
     assert len(http.token_posts) == 3
 
@@ -565,3 +577,40 @@ def test_corrupt_cache_file_costs_one_token_request(tmp_path, content):
     assert provider(http, store).get_token(SCOPE) == "at-1"
     assert len(http.token_posts) == 1
     assert provider(FakeIdentityHttp(), store_in(tmp_path)).get_token(SCOPE) == "at-1"  # replaced by a good file
+
+
+def without_msal(monkeypatch):
+    def refused():
+        raise AssertionError("msal imported although the token was in the cache file")
+    monkeypatch.setattr(_auth, "load_msal", refused)
+    monkeypatch.setattr(_credentials, "load_msal", refused)
+
+
+def test_a_token_in_the_cache_file_is_found_without_msal(tmp_path, monkeypatch):
+    issuer = FakeIdentityHttp()
+    token = provider(issuer, store_in(tmp_path)).get_token(SCOPE)  # real msal files it
+    without_msal(monkeypatch)
+    later = FakeIdentityHttp()
+    assert provider(later, store_in(tmp_path)).get_token(SCOPE) == token
+    assert later.token_posts == []
+
+
+@pytest.mark.parametrize("client_id", [None, "uami-1"])
+def test_a_managed_identity_token_in_the_cache_file_is_found_without_msal(tmp_path, monkeypatch, client_id):
+    store = store_in(tmp_path)
+    assert mi_provider(FakeManagedIdentityHttp(), store, client_id).get_token(SCOPE) == "mi-1"
+    without_msal(monkeypatch)
+    later = FakeManagedIdentityHttp()
+    assert mi_provider(later, store, client_id).get_token(SCOPE) == "mi-1" and later.gets == []
+
+
+def test_a_token_for_another_scope_or_client_in_the_file_is_not_taken_without_msal(tmp_path):
+    store = store_in(tmp_path)
+    provider(FakeIdentityHttp(), store).get_token(SCOPE)
+    state = json.loads(store.load())
+    credential = _credentials.select_credential(dict(PARAMS))
+    assert credential.stored_entries(state, "https://other.example/.default") == []
+    for entry in state["AccessToken"].values():
+        entry["client_id"] = "someone-else"
+    assert credential.stored_entries(state, SCOPE) == []
+    assert credential.stored_entries({"AccessToken": "not a mapping"}, SCOPE) == []
