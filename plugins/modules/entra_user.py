@@ -76,6 +76,17 @@ options:
         be used by tools.
     type: bool
     default: false
+  known_missing:
+    description:
+      - V(true) when an earlier task of this run found the user missing (for example
+        M(d365.identity.non_interactive_user_info), whose plan then says C(create)). The task then creates it without
+        reading it first.
+      - Trusted only for the create. A create that meets an existing user (another run's, or one created since that
+        read) reads that user and manages it like any existing user, ownership rules included.
+      - Ignored with O(state=absent) and with an object id as O(identity); then the user is read.
+    type: bool
+    default: false
+    version_added: 0.4.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._ownership
@@ -326,7 +337,9 @@ def run(module):
             delete_once(client, current["id"])
         return result
     desired = desired_properties(params)
-    current = client.find_user(key, READ)
+    # "Missing" as an earlier read found it is trusted only to create: create_once() handles a user that exists.
+    known_missing = params["known_missing"] and desired["userPrincipalName"] is not None  # only a UPN can be created
+    current = None if known_missing else client.find_user(key, READ)
     if current is None:
         return create(module, client, desired)
     return update(module, client, current, desired)
@@ -344,6 +357,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "update_password": {"type": "str", "default": "on_create", "choices": ["on_create", "always"], "no_log": False},
             "force_change_password_next_sign_in": {"type": "bool", "default": False, "no_log": False},
+            "known_missing": {"type": "bool", "default": False},
             **ownership.ARGSPEC,
         },
         supports_check_mode=True,
