@@ -47,7 +47,10 @@ def test_create_sends_required_properties_and_password_only_in_post(tenant):
     assert body["passwordProfile"] == {"password": PASSWORD, "forceChangePasswordNextSignIn": False}
     assert body["accountEnabled"] is True and body["mailNickname"] == "svc-d365" and body["usageLocation"] == "GB"
     assert result["user"] == {"id": result["id"], "userPrincipalName": UPN, "displayName": "Svc",
-                              "accountEnabled": True, "usageLocation": "GB", "mailNickname": "svc-d365"}
+                              "accountEnabled": True, "usageLocation": "GB", "mailNickname": "svc-d365",
+                              # for m365_license's known_user: a new user holds no licence and carries the mark
+                              "licenseAssignmentStates": [], "onPremisesSyncEnabled": None,
+                              "onPremisesExtensionAttributes": {"extensionAttribute15": "d365.identity"}}
     assert graph.user(UPN)["id"] == result["id"]
     assert result["diff"]["before"] == {}
     assert result["diff"]["after"]["usageLocation"] == "GB"
@@ -149,7 +152,8 @@ def test_existing_user_unchanged_writes_nothing(tenant):
                         password=PASSWORD, account_enabled=True)
     assert result["changed"] is False
     assert graph.writes() == []
-    assert result["user"] == PERSON and result["id"] == EXISTING["id"]
+    assert {k: result["user"][k] for k in PERSON} == PERSON and result["id"] == EXISTING["id"]
+    assert "passwordProfile" not in result["user"]
 
 
 def test_only_set_options_are_managed(tenant):
@@ -392,3 +396,22 @@ def test_known_missing_is_ignored_for_an_object_id_and_for_absent(tenant):
     assert result["changed"] is False and graph.names() == ["find_user"]
     result = tenant.run(known_missing=True, state="absent")
     assert result["changed"] is True and graph.users == {}
+
+
+def test_returned_user_carries_licences_and_mark_for_m365_license(tenant):
+    created = tenant.run(known_missing=True, **create_args())
+    assert created["user"]["licenseAssignmentStates"] == []
+    assert created["user"]["onPremisesExtensionAttributes"] == {"extensionAttribute15": "d365.identity"}
+    licence = {"skuId": "ea126fc5-a19e-42e2-a731-da9d437bffcf", "disabledPlans": [], "assignedByGroup": None}
+    tenant.graph = FakeGraph([dict(EXISTING, licenseAssignmentStates=[licence])])
+    read = tenant.run(display_name="Svc")
+    assert [s["skuId"] for s in read["user"]["licenseAssignmentStates"]] == [licence["skuId"]]
+    assert read["user"]["onPremisesExtensionAttributes"]["extensionAttribute15"] == "d365.identity"
+
+
+def test_adopt_returns_the_mark_as_written(tenant):
+    tenant.graph = FakeGraph([dict(PERSON, onPremisesExtensionAttributes={"extensionAttribute1": "HR"})])
+    result = tenant.run(adopt=True, display_name="Svc")
+    assert result["adopted"] is True
+    attributes = result["user"]["onPremisesExtensionAttributes"]
+    assert (attributes["extensionAttribute1"], attributes["extensionAttribute15"]) == ("HR", "d365.identity")
