@@ -60,6 +60,19 @@ options:
         1.0.0.
     type: str
     choices: [present, absent]
+  known_group:
+    description:
+      - The group as an earlier task of this run read it (C(id) and C(displayName), for example an element of
+        RV(d365.identity.non_interactive_user_info#module:groups_to_join)), when that task also found that none of the
+        users of O(members.add) is a member (or that they did not exist yet). The task then reads neither the group
+        nor its members, and adds each user.
+      - Only with O(members.add); ignored (the group is read) when its C(id) is not the O(group) object id or its
+        C(displayName) not the O(group) name, or when either is missing.
+      - What it says may be stale; the writes are safe anyway (a user that has become a member meanwhile counts as
+        added, Graph answering that the reference already exists).
+      - RV(members) then lists only the users added, the other members not having been read.
+    type: dict
+    version_added: 0.4.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._attributes
@@ -148,7 +161,7 @@ from ansible_collections.d365.identity.plugins.module_utils import _list_values 
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for, list_delta
 from ansible_collections.d365.identity.plugins.module_utils._odata import GUID_RE
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError, NotFoundError
-from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
+from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group, known_group_for
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 
 USER_SELECT = ("id", "userPrincipalName")
@@ -210,14 +223,28 @@ def leaving(module, client, group, current, names):
     return wanted
 
 
+def known_group(params, asked):
+    """The option known_group when it may stand for reading the group and its members (only to add), else None."""
+    if not params.get("known_group"):
+        return None
+    if asked.set is not None or asked.remove:
+        raise ConfigError("known_group only goes with members.add: removing or setting members needs the group's "
+                          "members, so leave known_group out.")
+    return known_group_for(params["known_group"], params["group"].strip())
+
+
 def run(module):
     params = module.params
     client = module.graph_client()
     asked = list_values.read(module, "members")
     if not asked:
         raise ConfigError("members needs add, remove or set (for example members: {add: [svc@contoso.com]}).")
-    group = find_group(client, params["group"].strip())
-    current = [_member(m) for m in client.group_members(group["id"])]
+    group = known_group(params, asked)
+    if group is None:
+        group = find_group(client, params["group"].strip())
+        current = [_member(m) for m in client.group_members(group["id"])]
+    else:
+        current = []  # none of the users to add was a member when the earlier task read the group
     exact = None if asked.set is None else joining(module, client, group, current, asked.set)
     to_add, to_remove = list_delta(current, add=joining(module, client, group, current, asked.add),
                                    remove=leaving(module, client, group, current, asked.remove), exact=exact, key=_key)
@@ -255,6 +282,7 @@ def main():
             "group": {"type": "str", "required": True},
             "members": list_values.spec(required=True, aliases=["member", "users"]),
             "state": {"type": "str", "choices": ["present", "absent"]},
+            "known_group": {"type": "dict"},
         },
         supports_check_mode=True,
     )

@@ -76,6 +76,17 @@ options:
         be used by tools.
     type: bool
     default: false
+  known_missing:
+    description:
+      - V(true) when an earlier task of this run found the user missing (for example
+        M(d365.identity.non_interactive_user_info), whose plan then says C(create)). The task then creates it without
+        reading it first.
+      - Trusted only for the create. A create that meets an existing user (another run's, or one created since that
+        read) reads that user and manages it like any existing user, ownership rules included.
+      - Ignored with O(state=absent) and with an object id as O(identity); then the user is read.
+    type: bool
+    default: false
+    version_added: 0.4.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._ownership
@@ -162,6 +173,21 @@ user:
     mailNickname:
       description: Mail alias.
       type: str
+    licenseAssignmentStates:
+      description:
+        - The user's licence assignments (C(skuId), C(disabledPlans), C(assignedByGroup), ...); V([]) for a user this
+          task created. For the O(d365.identity.m365_license#module:known_user) option of M(d365.identity.m365_license).
+      type: list
+      elements: dict
+      version_added: 0.4.0
+    onPremisesExtensionAttributes:
+      description: The extension attributes, one of which holds the ownership mark (see O(owner_attribute)).
+      type: dict
+      version_added: 0.4.0
+    onPremisesSyncEnabled:
+      description: Whether the user is synchronised from on-premises Active Directory.
+      type: bool
+      version_added: 0.4.0
   sample:
     id: 87d349ed-44d7-43e1-9a83-5f2406dee5bd
     userPrincipalName: svc-d365@contoso.onmicrosoft.com
@@ -182,7 +208,9 @@ from ansible_collections.d365.identity.plugins.module_utils._transport.writes im
 
 PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
 SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "mailNickname")
-READ = SELECT + ownership.SELECT
+# Also returned, so m365_license (option known_user) need not read the user again: its licences and the mark.
+PASSED_ON = ("licenseAssignmentStates",) + ownership.SELECT
+READ = SELECT + PASSED_ON
 # Graph property <- module option; the order is the diff's order.
 MANAGED = (("userPrincipalName", "user_principal_name"), ("displayName", "display_name"),
            ("mailNickname", "mail_nickname"), ("accountEnabled", "account_enabled"),
@@ -201,8 +229,16 @@ def desired_properties(params):
 
 
 def shown(user):
-    """The returned user: the selected properties only (never passwordProfile)."""
-    return {k: user.get(k) for k in SELECT} if user else None
+    """The returned user: the selected properties, and the passed-on ones where known (never passwordProfile)."""
+    if not user:
+        return None
+    return dict({k: user.get(k) for k in SELECT}, **{k: user[k] for k in PASSED_ON if k in user})
+
+
+def new_user_facts(number):
+    """What a user this task creates holds besides the body: no licence, our mark, not synchronised from AD."""
+    return {"licenseAssignmentStates": [], "onPremisesSyncEnabled": None,
+            ownership.ATTRIBUTES: ownership.mark_body(number)[ownership.ATTRIBUTES]}
 
 
 def password_profile(params):
@@ -267,14 +303,15 @@ def create(module, client, desired):
     if module._diff:
         result["diff"] = changes.diff()
     if module.check_mode:
-        user = dict(body, id=PLACEHOLDER_ID)
+        user = dict(body, id=PLACEHOLDER_ID, **new_user_facts(params["owner_attribute"]))
     else:
         answer, created = create_once(client, upn, dict(body, passwordProfile=password_profile(params), **mark),
                                       params["owner_attribute"])
         if not created:  # it existed all along: manage it like any existing user
             return update(module, client, answer, desired)
         # POST answers with the default properties only: fill in what was sent.
-        user = dict(body, **{k: v for k, v in answer.items() if k in SELECT and v is not None})
+        user = dict(body, **new_user_facts(params["owner_attribute"]))
+        user.update({k: v for k, v in answer.items() if k in SELECT and v is not None})
         user = update(module, client, user, desired, created=True)["user"]
     result.update(user=shown(user), id=user["id"])
     return result
@@ -291,6 +328,9 @@ def update(module, client, current, desired, created=False):
         # Any change to a user the collection does not own needs the operator's adopt (before any write);
         # adopt itself is a change: the mark, so the collection owns the user from then on.
         adopting = ownership.require_owned(current, params["owner_attribute"], params["adopt"], "change")
+    if adopting:  # the mark as this task writes it (other attributes kept)
+        after[ownership.ATTRIBUTES] = dict(current.get(ownership.ATTRIBUTES) or {},
+                                           **ownership.mark_body(params["owner_attribute"])[ownership.ATTRIBUTES])
     changes = ChangeTracker(current, after, [prop for prop, _option in MANAGED if desired[prop] is not None])
     if send_password:
         changes.note("password")  # never shown
@@ -326,7 +366,9 @@ def run(module):
             delete_once(client, current["id"])
         return result
     desired = desired_properties(params)
-    current = client.find_user(key, READ)
+    # "Missing" as an earlier read found it is trusted only to create: create_once() handles a user that exists.
+    known_missing = params["known_missing"] and desired["userPrincipalName"] is not None  # only a UPN can be created
+    current = None if known_missing else client.find_user(key, READ)
     if current is None:
         return create(module, client, desired)
     return update(module, client, current, desired)
@@ -344,6 +386,7 @@ def main():
             "password": {"type": "str", "no_log": True},
             "update_password": {"type": "str", "default": "on_create", "choices": ["on_create", "always"], "no_log": False},
             "force_change_password_next_sign_in": {"type": "bool", "default": False, "no_log": False},
+            "known_missing": {"type": "bool", "default": False},
             **ownership.ARGSPEC,
         },
         supports_check_mode=True,

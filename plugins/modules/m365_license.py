@@ -113,6 +113,20 @@ options:
     type: list
     elements: dict
     version_added: 0.3.0
+  known_user:
+    description:
+      - The user as an earlier task of this run returned it (RV(d365.identity.entra_user#module:user), or RV(user) of
+        this module), so the task does not read it again. It must hold C(id), C(userPrincipalName), C(usageLocation),
+        C(licenseAssignmentStates) and C(onPremisesExtensionAttributes) (the ownership mark); the licences and the
+        mark are taken from it.
+      - Ignored (the user is read) when it names another user than O(identity), lacks any of those keys, or has the
+        check-mode placeholder id.
+      - Its licences may be stale. An assignment Graph refuses for them (a licence to remove that is gone, for
+        example) is decided again from a fresh read of the user, once; Graph refuses an assignment without a free
+        seat, so seats are never oversubscribed; an assignment lost in transit is checked with a fresh read.
+      - Omitted, the user is read (one request).
+    type: dict
+    version_added: 0.4.0
 extends_documentation_fragment:
   - d365.identity._auth
   - d365.identity._ownership
@@ -219,6 +233,33 @@ waited:
   returned: always
   type: int
   sample: 0
+user:
+  description:
+    - The user after the task (in check mode, as it would be), for the O(known_user) option of the next task; null when the
+      user does not exist (check mode only).
+  returned: always
+  type: dict
+  version_added: 0.4.0
+  contains:
+    id:
+      description: Object id.
+      type: str
+    userPrincipalName:
+      description: UPN.
+      type: str
+    usageLocation:
+      description: ISO 3166 alpha-2 country code, or null.
+      type: str
+    licenseAssignmentStates:
+      description: The user's licence assignments after the task (C(skuId), C(disabledPlans), C(assignedByGroup)).
+      type: list
+      elements: dict
+    onPremisesExtensionAttributes:
+      description: The extension attributes as read (one of them holds the ownership mark).
+      type: dict
+    onPremisesSyncEnabled:
+      description: Whether the user is synchronised from on-premises Active Directory.
+      type: bool
 """
 
 import random
@@ -229,7 +270,8 @@ from ansible_collections.d365.identity.plugins.module_utils import _list_values 
 from ansible_collections.d365.identity.plugins.module_utils._compare import diff_for
 from ansible_collections.d365.identity.plugins.module_utils._domain import licence_plan as lp
 from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
-from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import assignment_states, seats, split_known
+from ansible_collections.d365.identity.plugins.module_utils._domain.licenses import (
+    assignment_states, passed_on_user, seats, split_known)
 from ansible_collections.d365.identity.plugins.module_utils._errors import ApiError, ConfigError
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
@@ -303,10 +345,30 @@ def run(module):
     params = module.params
     client = module.graph_client()
     skus = params["tenant_skus"] or client.subscribed_skus()  # the caller's copy: borrow() re-reads on a refusal
+    known = passed_on_user(params["known_user"], params["identity"])  # as an earlier task returned it: not read again
+    if known is not None:
+        try:
+            return apply(module, client, skus, known)
+        except ApiError as error:
+            if not stale_refusal(error):
+                raise
+            # Graph refused what the passed-on licences implied (they were stale): decide again from a fresh read.
+    return apply(module, client, skus, None)
+
+
+def stale_refusal(error):
+    """A refusal of assignLicense that a fresher read of the user may avoid (a licence removed or added meanwhile);
+    the missing seat is handled by borrow() itself."""
+    return error.status == 400 and NO_SEAT not in "%s %s" % (error.service_message, error.message)
+
+
+def apply(module, client, skus, user):
+    """Decide and write from the user (read here when None)."""
+    params = module.params
     change, wanted, add_names = requested(module, skus)
-    if module.check_mode or not change.adding:
+    if user is None and (module.check_mode or not change.adding):
         user = client.find_user(params["identity"], USER_SELECT)
-    else:
+    elif user is None:
         user = client.find_user_eventually(params["identity"], USER_SELECT)  # entra_user may have created it just now
     if user is None:
         return missing_user(module, params, change, wanted, skus)
@@ -335,6 +397,7 @@ def run(module):
             change, adds, wanted, waited = wait_and_borrow(module, client, user, change, add_names, wanted)
             if change is None:
                 return {"changed": False, "waiting": True, "waited": waited, "user_id": user["id"],
+                        "user": user_after(user, states),
                         "assigned_licenses": lp.describe(states, skus), "msg": lp.waiting_message(
                             wanted, waited, params["seat_wait"]), "seats": lp.seat_report(wanted, states, states)}
             after = lp.states_after(states, adds, removes)
@@ -344,10 +407,20 @@ def run(module):
         else:
             write(client, user, change, adds, removes)
     result = {"changed": changed, "waiting": False, "waited": waited, "user_id": user["id"],
+              "user": user_after(user, after),
               "assigned_licenses": lp.describe(after, skus), "seats": lp.seat_report(wanted, states, after)}
     if module._diff:
         result["diff"] = licence_diff(states, after, skus)
     return result
+
+
+def user_after(user, states):
+    """The returned user: what the next task's option known_user needs, with the licences as after this task."""
+    return {"id": user.get("id"), "userPrincipalName": user.get("userPrincipalName"),
+            "usageLocation": user.get("usageLocation"),
+            "licenseAssignmentStates": [{"skuId": s["skuId"], "disabledPlans": list(s.get("disabledPlans") or []),
+                                         "assignedByGroup": s.get("assignedByGroup")} for s in states],
+            ownership.ATTRIBUTES: user.get(ownership.ATTRIBUTES), "onPremisesSyncEnabled": user.get("onPremisesSyncEnabled")}
 
 
 def write(client, user, change, adds, removes):
@@ -414,7 +487,7 @@ def missing_user(module, params, change, wanted, skus):
         raise ConfigError("User %s was not found in Microsoft Entra ID: create it first with d365.identity.entra_user "
                           "(with usage_location set), or check the UPN or object id." % params["identity"])
     if not change.adding:
-        return {"changed": False, "waiting": False, "waited": 0, "user_id": None, "assigned_licenses": [],
+        return {"changed": False, "waiting": False, "waited": 0, "user_id": None, "user": None, "assigned_licenses": [],
                 "seats": lp.seat_report(wanted, [], [])}
     module.warn("User %s does not exist yet (expected when d365.identity.entra_user ran in check mode too): "
                 "reporting the licence assignment as a pending change." % params["identity"])
@@ -423,7 +496,7 @@ def missing_user(module, params, change, wanted, skus):
     after = [{"skuId": s["skuId"], "disabledPlans": list((change.plans or {}).get(lp.key(s["skuId"]), [])),
               "assignedByGroup": None} for s in change.adding]
     lp.check_seats(wanted, after, [])
-    result = {"changed": True, "waiting": False, "waited": 0, "user_id": None,
+    result = {"changed": True, "waiting": False, "waited": 0, "user_id": None, "user": None,
               "assigned_licenses": lp.describe(after, skus), "seats": lp.seat_report(wanted, [], after)}
     if module._diff:
         result["diff"] = licence_diff([], after, skus)
@@ -448,6 +521,7 @@ def main():
             "tenant_skus": {"type": "list", "elements": "dict"},
             "seat_wait": {"type": "int", "default": 0},
             "seat_poll_interval": {"type": "int", "default": 10},
+            "known_user": {"type": "dict"},
             **ownership.ARGSPEC,
         },
         supports_check_mode=True,

@@ -194,6 +194,14 @@ groups_to_add:
   returned: when O(state=present)
   type: list
   elements: str
+groups_to_join:
+  description:
+    - The groups of RV(groups_to_add) as read (C(id), C(displayName)), the user not being a member of any of them,
+      for the O(d365.identity.entra_group_member#module:known_group) option of M(d365.identity.entra_group_member).
+  returned: when O(state=present)
+  type: list
+  elements: dict
+  version_added: 0.4.0
 license:
   description:
     - C(borrow) (bool), C(candidates) (SKUs with a free seat, in preference order), C(held) (borrowable SKUs the user

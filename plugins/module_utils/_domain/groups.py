@@ -28,3 +28,12 @@ def find_group(client, group):
         raise ConfigError("%d groups are named %r (ids %s): set group to the object id of the one to manage."
                           % (len(found), group, ", ".join(g["id"] for g in found)))
     return {"id": found[0].get("id"), "displayName": found[0].get("displayName")}
+
+
+def known_group_for(known, group):
+    """{'id', 'displayName'} of a group an earlier task read (known), when it is the group the text names; else None
+    (then the group is read). Pure: no network access."""
+    group_id, name = str((known or {}).get("id") or ""), str((known or {}).get("displayName") or "")
+    if not (GUID_RE.match(group_id) and name) or group.strip().casefold() not in (group_id.casefold(), name.casefold()):
+        return None
+    return {"id": group_id, "displayName": name}

@@ -39,6 +39,24 @@ def assignment_states(user):
     return [s for s in states if s.get("skuId")]
 
 
+# What m365_license needs of a user that an earlier task passes on (option known_user), instead of reading it.
+PASSED_ON_KEYS = ("id", "userPrincipalName", "usageLocation", "licenseAssignmentStates", "onPremisesExtensionAttributes")
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"  # check mode's id of a user that does not exist yet
+
+
+def passed_on_user(known, identity):
+    """The user an earlier task of this run returned (entra_user's or m365_license's RV user), when it names the
+    identity (object id or UPN) and holds everything the licence decisions read; else None (then it is read)."""
+    if not isinstance(known, dict) or any(k not in known for k in PASSED_ON_KEYS):
+        return None
+    user_id, wanted = str(known.get("id") or ""), str(identity or "").strip().casefold()
+    if not GUID_RE.match(user_id) or user_id == PLACEHOLDER_ID or not isinstance(known["licenseAssignmentStates"], list):
+        return None
+    if not wanted or wanted not in (user_id.casefold(), str(known.get("userPrincipalName") or "").casefold()):
+        return None
+    return known
+
+
 def find_sku(skus, wanted):
     """The SKU whose skuId (GUID) or skuPartNumber matches wanted, case-insensitively, or None."""
     key = str(wanted).strip().casefold()

@@ -267,6 +267,7 @@ def decide(params, user, statuses, skus=None, groups=None):
         "adopt": adopt,
         "entra": {"action": entra, "changes": changes},
         "groups_to_add": [g["id"] for g in groups_to_add],
+        "groups_to_join": [{"id": g["id"], "displayName": g.get("displayName")} for g in groups_to_add],
         "license": {"borrow": borrow and not converged, "candidates": candidates, "held": held,
                     "wait_for_seat": wait_for_seat and not converged,
                     "borrowable": [s["skuPartNumber"] for s in borrowable if has_dynamics_plan(s)],

@@ -377,6 +377,7 @@ def test_groups_not_member_are_added():
               {"id": "g-2", "displayName": "Integration", "member": True}]
     result = _plan.decide(params(), user(), [done()], skus=skus(), groups=groups)
     assert result["groups_to_add"] == ["g-1"]
+    assert result["groups_to_join"] == [{"id": "g-1", "displayName": "Dynamics Sales"}]  # passed on, not read again
     assert result["converged"] is False
     assert "add %s to group Dynamics Sales" % UPN in result["plan"]
 

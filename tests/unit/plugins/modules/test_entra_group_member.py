@@ -175,3 +175,55 @@ def test_client_requests(fake_tokens):
     client.remove_group_member(GROUP["id"], DIEGO["id"])
     assert session.calls[4]["method"] == "DELETE"
     assert session.calls[4]["url"] == "https://graph.example/v1.0/groups/%s/members/%s/$ref" % (GROUP["id"], DIEGO["id"])
+
+
+# -- known_group: the read phase read the group and found the users to add not members ------
+
+def test_known_group_adds_without_reading_group_or_members(tenant):
+    graph = directory(tenant)
+    result = tenant.run(group=GROUP["id"], members={"add": [DIEGO["id"]]}, known_group=dict(GROUP))
+    assert result["changed"] is True and result["group"] == GROUP
+    assert graph.names() == ["add_group_member"]  # one request: the POST $ref
+    assert [r["method"] for r in graph.sent()] == ["POST"]
+    assert graph.members_of(GROUP["id"]) == [MEGAN["id"], ALEX["id"], DIEGO["id"]]
+    assert result["added"] == [{"id": DIEGO["id"], "userPrincipalName": None}]
+
+
+def test_known_group_stale_member_counts_as_added(tenant):
+    # Alex became a member after the read phase read the group: Graph answers "already exist".
+    graph = directory(tenant)
+    result = tenant.run(group=GROUP["id"], members={"add": [ALEX["id"]]}, known_group=dict(GROUP))
+    assert "failed" not in result and result["changed"] is True
+    assert graph.members_of(GROUP["id"]) == [MEGAN["id"], ALEX["id"]]
+
+
+def test_known_group_in_check_mode_sends_nothing(tenant):
+    graph = directory(tenant)
+    result = tenant.run(group=GROUP["id"], members={"add": [DIEGO["id"]]}, known_group=dict(GROUP), check=True)
+    assert result["changed"] is True and graph.sent() == []
+
+
+@pytest.mark.parametrize("known", [
+    {"id": "0a3f7a1c-0000-4000-8000-000000000001", "displayName": "Other"},  # another group's
+    {"id": GROUP["id"]},  # too little of it
+    {"id": "not-a-guid", "displayName": GROUP["displayName"]},
+])
+def test_known_group_that_is_not_this_group_is_ignored(tenant, known):
+    graph = directory(tenant)
+    result = tenant.run(group=GROUP["id"], members={"add": [ALEX["id"]]}, known_group=known)
+    assert result["changed"] is False and graph.writes() == []  # read: Alex is a member
+    assert "group_members" in graph.names()
+
+
+def test_known_group_by_name_matches_its_display_name(tenant):
+    graph = directory(tenant)
+    result = tenant.run(group="dynamics prod users", members={"add": [DIEGO["id"]]}, known_group=dict(GROUP))
+    assert result["changed"] is True and graph.names() == ["add_group_member"]
+
+
+@pytest.mark.parametrize("members", [{"remove": [ALEX["id"]]}, {"set": [ALEX["id"]]}])
+def test_known_group_only_goes_with_add(tenant, members):
+    graph = directory(tenant)
+    result = tenant.run(group=GROUP["id"], members=members, known_group=dict(GROUP))
+    assert result["failed"] is True and "known_group only goes with members.add" in result["msg"]
+    assert graph.writes() == []

@@ -47,7 +47,10 @@ def test_create_sends_required_properties_and_password_only_in_post(tenant):
     assert body["passwordProfile"] == {"password": PASSWORD, "forceChangePasswordNextSignIn": False}
     assert body["accountEnabled"] is True and body["mailNickname"] == "svc-d365" and body["usageLocation"] == "GB"
     assert result["user"] == {"id": result["id"], "userPrincipalName": UPN, "displayName": "Svc",
-                              "accountEnabled": True, "usageLocation": "GB", "mailNickname": "svc-d365"}
+                              "accountEnabled": True, "usageLocation": "GB", "mailNickname": "svc-d365",
+                              # for m365_license's known_user: a new user holds no licence and carries the mark
+                              "licenseAssignmentStates": [], "onPremisesSyncEnabled": None,
+                              "onPremisesExtensionAttributes": {"extensionAttribute15": "d365.identity"}}
     assert graph.user(UPN)["id"] == result["id"]
     assert result["diff"]["before"] == {}
     assert result["diff"]["after"]["usageLocation"] == "GB"
@@ -149,7 +152,8 @@ def test_existing_user_unchanged_writes_nothing(tenant):
                         password=PASSWORD, account_enabled=True)
     assert result["changed"] is False
     assert graph.writes() == []
-    assert result["user"] == PERSON and result["id"] == EXISTING["id"]
+    assert {k: result["user"][k] for k in PERSON} == PERSON and result["id"] == EXISTING["id"]
+    assert "passwordProfile" not in result["user"]
 
 
 def test_only_set_options_are_managed(tenant):
@@ -351,3 +355,63 @@ def test_create_that_meets_a_person_never_changes_her(tenant):
     result = tenant.run(display_name="Integration", password=PASSWORD)
     assert result["failed"] is True and kinds(graph) == ["create_user"]
     assert graph.user(UPN)["displayName"] == "Svc"
+
+
+# -- known_missing: an earlier task of the run found the user missing ---------------------
+
+def test_known_missing_creates_without_reading(tenant):
+    graph = tenant.graph
+    result = tenant.run(known_missing=True, **create_args())
+    assert result["changed"] is True and len(graph.users) == 1
+    assert graph.names() == ["create_user"]  # no GET before the POST
+    assert [r["method"] for r in graph.sent()] == ["POST"]
+    assert graph.user(UPN)["onPremisesExtensionAttributes"]["extensionAttribute15"] == "d365.identity"
+
+
+def test_known_missing_in_check_mode_sends_nothing(tenant):
+    result = tenant.run(check=True, known_missing=True, **create_args())
+    assert result["changed"] is True and result["id"] == "00000000-0000-0000-0000-000000000000"
+    assert tenant.graph.sent() == []
+
+
+def test_known_missing_but_created_meanwhile_by_us_is_managed_as_existing(tenant):
+    # Another run created the user (with the mark) after the read phase: the POST meets it.
+    graph = tenant.graph = FakeGraph([EXISTING])
+    result = tenant.run(known_missing=True, display_name="Other", password=PASSWORD)
+    assert result["id"] == EXISTING["id"] and result["changed"] is True
+    assert kinds(graph) == ["create_user", "update_user"] and len(graph.users) == 1
+    assert graph.user(UPN)["displayName"] == "Other"
+
+
+def test_known_missing_but_someone_elses_user_is_never_changed(tenant):
+    graph = tenant.graph = FakeGraph([PERSON])  # no mark: not the collection's
+    result = tenant.run(known_missing=True, display_name="Other", password=PASSWORD)
+    assert result["failed"] is True and "was not created by d365.identity" in result["msg"]
+    assert kinds(graph) == ["create_user"] and graph.user(UPN)["displayName"] == "Svc"
+
+
+def test_known_missing_is_ignored_for_an_object_id_and_for_absent(tenant):
+    graph = tenant.graph = FakeGraph([EXISTING])
+    result = tenant.run(known_missing=True, user_principal_name=EXISTING["id"], display_name="Svc")
+    assert result["changed"] is False and graph.names() == ["find_user"]
+    result = tenant.run(known_missing=True, state="absent")
+    assert result["changed"] is True and graph.users == {}
+
+
+def test_returned_user_carries_licences_and_mark_for_m365_license(tenant):
+    created = tenant.run(known_missing=True, **create_args())
+    assert created["user"]["licenseAssignmentStates"] == []
+    assert created["user"]["onPremisesExtensionAttributes"] == {"extensionAttribute15": "d365.identity"}
+    licence = {"skuId": "ea126fc5-a19e-42e2-a731-da9d437bffcf", "disabledPlans": [], "assignedByGroup": None}
+    tenant.graph = FakeGraph([dict(EXISTING, licenseAssignmentStates=[licence])])
+    read = tenant.run(display_name="Svc")
+    assert [s["skuId"] for s in read["user"]["licenseAssignmentStates"]] == [licence["skuId"]]
+    assert read["user"]["onPremisesExtensionAttributes"]["extensionAttribute15"] == "d365.identity"
+
+
+def test_adopt_returns_the_mark_as_written(tenant):
+    tenant.graph = FakeGraph([dict(PERSON, onPremisesExtensionAttributes={"extensionAttribute1": "HR"})])
+    result = tenant.run(adopt=True, display_name="Svc")
+    assert result["adopted"] is True
+    attributes = result["user"]["onPremisesExtensionAttributes"]
+    assert (attributes["extensionAttribute1"], attributes["extensionAttribute15"]) == ("HR", "d365.identity")

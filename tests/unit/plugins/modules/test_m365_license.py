@@ -446,3 +446,70 @@ def test_seat_wait_with_a_free_seat_does_not_wait(tenant, monkeypatch):
     result = tenant.run(skus=["DYN365_ENTERPRISE_SALES", PLAN1], one_of=True, seat_wait=60)
     assert result["changed"] is True and result["waited"] == 0 and clock.pauses == []
     assert held(graph) == [PLAN1]
+
+
+# -- known_user: the user as an earlier task of the run returned it ----------------------------
+
+def passed_on(states=(), owned=True, **extra):
+    """The user as entra_user (or an earlier m365_license) returns it."""
+    return dict(user(states, owned=owned), onPremisesSyncEnabled=None, **extra)
+
+
+def test_known_user_borrow_sends_only_the_assignment(tenant):
+    graph = graph_with(tenant, user())
+    result = tenant.run(user=USER_ID, skus={"add": ["DYN365_ENTERPRISE_SALES", "DYN365_ENTERPRISE_PLAN1"]},
+                        one_of=True, tenant_skus=copy.deepcopy(SKUS), known_user=passed_on())
+    assert result["changed"] is True and held(graph) == [PLAN1]
+    assert graph.names() == ["assign_license"]  # neither the user nor the seats were read
+    assert [r["method"] for r in graph.sent()] == ["POST"]
+    assert [s["skuId"] for s in result["user"]["licenseAssignmentStates"]] == [PLAN1]
+
+
+def test_known_user_chain_borrow_then_give_back_reads_nothing(tenant):
+    graph = graph_with(tenant, user())
+    borrowed = tenant.run(user=USER_ID, skus={"add": ["DYN365_ENTERPRISE_PLAN1"]}, one_of=True,
+                          tenant_skus=copy.deepcopy(SKUS), known_user=passed_on())
+    given = tenant.run(user=USER_ID, skus={"remove": ["DYN365_ENTERPRISE_PLAN1"]}, direct_only=True,
+                       tenant_skus=copy.deepcopy(SKUS), known_user=borrowed["user"])
+    assert given["changed"] is True and held(graph) == []
+    assert graph.names() == ["assign_license", "assign_license"]
+    assert given["user"]["licenseAssignmentStates"] == []
+
+
+def test_known_user_with_stale_licences_is_read_again_after_the_refusal(tenant):
+    # The passed-on user still shows PLAN1, which someone removed meanwhile: Graph refuses the removal.
+    graph = graph_with(tenant, user())
+    result = tenant.run(user=USER_ID, skus={"remove": ["DYN365_ENTERPRISE_PLAN1"]}, direct_only=True,
+                        tenant_skus=copy.deepcopy(SKUS), known_user=passed_on([{"skuId": PLAN1}]))
+    assert "failed" not in result and result["changed"] is False
+    assert graph.names() == ["assign_license", "find_user"]  # refused, then decided from a fresh read
+    assert held(graph) == []
+
+
+def test_known_user_without_the_mark_is_never_changed(tenant):
+    graph = graph_with(tenant, user(owned=False))
+    result = tenant.run(user=USER_ID, skus={"add": ["DYN365_ENTERPRISE_PLAN1"]}, tenant_skus=copy.deepcopy(SKUS),
+                        known_user=passed_on(owned=False))
+    assert result["failed"] is True and "was not created by d365.identity" in result["msg"]
+    assert graph.writes() == [] and graph.names() == []
+
+
+@pytest.mark.parametrize("known", [
+    dict(passed_on(), id="99999999-2222-3333-4444-555555555555", userPrincipalName="other@contoso.onmicrosoft.com"),
+    {k: v for k, v in passed_on().items() if k != "licenseAssignmentStates"},  # too little of it
+    {k: v for k, v in passed_on().items() if k != "onPremisesExtensionAttributes"},
+    dict(passed_on(), id="00000000-0000-0000-0000-000000000000"),  # check mode's placeholder
+])
+def test_known_user_that_cannot_stand_for_the_read_is_ignored(tenant, known):
+    graph = graph_with(tenant, user([{"skuId": PLAN1}]))
+    result = tenant.run(user=USER_ID, skus={"add": ["DYN365_ENTERPRISE_PLAN1"]}, one_of=True,
+                        tenant_skus=copy.deepcopy(SKUS), known_user=known)
+    assert result["changed"] is False and graph.writes() == []  # read: it holds PLAN1 already
+    assert graph.names()[0].startswith("find_user")
+
+
+def test_known_user_by_upn_and_check_mode(tenant):
+    graph = graph_with(tenant, user())
+    result = tenant.run(check=True, user=UPN.upper(), skus={"add": ["DYN365_ENTERPRISE_PLAN1"]},
+                        tenant_skus=copy.deepcopy(SKUS), known_user=passed_on())
+    assert result["changed"] is True and graph.sent() == [] and held(graph) == []

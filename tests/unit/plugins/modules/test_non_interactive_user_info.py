@@ -276,6 +276,8 @@ def test_groups_are_planned(tenant):
                         license_skus=["DYN365_ENTERPRISE_PLAN1"])
     assert result["problems"] == []
     assert result["groups_to_add"] == ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"]
+    assert [g["id"] for g in result["groups_to_join"]] == result["groups_to_add"]
+    assert [g["displayName"] for g in result["groups_to_join"]] == ["Dynamics Sales"]
     assert result["converged"] is False
 
 
