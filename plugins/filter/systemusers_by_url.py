@@ -23,6 +23,13 @@ options:
     type: list
     elements: dict
     required: true
+  written_only:
+    description:
+      - Only the rows of results that changed something, that is the rows Dataverse returned for a write of this run
+        (M(d365.identity.dataverse_systemuser) after a change of access mode); the others are left out, to be read again.
+    type: bool
+    default: false
+    version_added: 0.4.0
 """
 
 EXAMPLES = r"""
@@ -43,8 +50,10 @@ _value:
 """
 
 
-def _row(result):
+def _row(result, written_only=False):
     if not isinstance(result, dict) or result.get("failed") or result.get("skipped"):
+        return None
+    if written_only and not result.get("changed"):
         return None
     if isinstance(result.get("systemuser"), dict) and result["systemuser"]:
         return result["systemuser"]
@@ -52,11 +61,11 @@ def _row(result):
     return rows[0] if isinstance(rows, list) and len(rows) == 1 else None
 
 
-def systemusers_by_url(registered):
+def systemusers_by_url(registered, written_only=False):
     out = {}
     for task in registered or []:
         for result in (task or {}).get("results") or [] if isinstance(task, dict) else []:
-            item, row = result.get("item") if isinstance(result, dict) else None, _row(result)
+            item, row = result.get("item") if isinstance(result, dict) else None, _row(result, written_only)
             if isinstance(item, dict) and item.get("url") and row:
                 out[str(item["url"]).rstrip("/")] = row
     return out

@@ -20,7 +20,7 @@ from ._auth.credentials import HAS_MSAL, MSAL_IMPORT_ERROR
 from ._auth.provider import AUTH_ARGSPEC, TokenProvider, default_instance_discovery
 from ._auth.clouds import resolve_cloud
 from ._clients.dataverse import DATAVERSE_ARGSPEC, DataverseClient
-from ._connection import CONNECTION_ARGSPEC
+from ._connection import CONNECTION_ARGSPEC, TIMEOUT
 from ._errors import ConfigError, D365Error
 from ._clients.graph import GraphClient
 from ._transport.backoff import SharedBackoff
@@ -55,7 +55,7 @@ class D365Module(AnsibleModule):
 
     def session(self):
         if self._session is None:
-            self._session = new_session()
+            self._session = new_session(self.params.get("timeout") or TIMEOUT)
         return self._session
 
     def token_provider(self):

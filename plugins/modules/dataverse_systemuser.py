@@ -95,6 +95,8 @@ RETURN = r"""
 systemuser:
   description:
     - The system user after the task (in check mode, as it would be).
+    - After a change of access mode, the row as Dataverse returned it for that write (C(Prefer return=representation)),
+      with the roles as read or passed on before it, so the role gives the licence back without reading it again.
     - For a user that would be synchronised in check mode, RV(systemuser.systemuserid) is
       C(00000000-0000-0000-0000-000000000000).
   returned: always
@@ -151,7 +153,8 @@ from ansible_collections.d365.identity.plugins.module_utils._module import D365M
 from ansible_collections.d365.identity.plugins.module_utils._transport.writes import NOT_DONE, write_and_verify
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
     ACCESS_MODE_OPTION, ACCESS_MODES, IDENTITY_ARGSPEC_OLD_NAMES, KNOWN_SYSTEMUSER_OPTION, NON_INTERACTIVE, PLACEHOLDER_ID,
-    access_mode_name, describe, known_row, non_interactive_counts, not_synchronised, read_one, systemuser_dict)
+    ROLES_NAV, SELECT, access_mode_name, describe, known_row, non_interactive_counts, not_synchronised, read_one,
+    systemuser_dict)
 
 # Re-reads after addUser: it applies at once online; the waits only cover replication (about 30 s in all).
 SYNC_WAITS = (0, 1, 2, 4, 8, 15)
@@ -327,9 +330,12 @@ def run(module):
     patch = {k: v for k, v in changes.items() if k != "synchronised"}
     if patch.get("accessmode") == NON_INTERACTIVE and params["check_cap"]:
         check_cap(client, params)
+    before = {"synchronised": present, "access_mode": access_mode_name(user["accessmode"]) if present else None}
+    fresh = None
     if patch and not module.check_mode:
         try:
-            client.update_systemuser(user["systemuserid"], patch)
+            # The row comes back as the service holds it after the write: a later step can trust it without a read.
+            fresh = client.update_systemuser(user["systemuserid"], patch, select=SELECT)
         except ApiError as error:
             if (error.code or "").lower() == CAP_ERROR:
                 raise lost_the_last_slot(client, params, error) from None
@@ -337,8 +343,10 @@ def run(module):
             if fix:
                 raise error.with_fix(fix) from None
             raise
-    before = {"synchronised": present, "access_mode": access_mode_name(user["accessmode"]) if present else None}
-    if "accessmode" in patch:
+    if fresh and (fresh.get("systemuserid") or "").lower() == (user["systemuserid"] or "").lower():
+        fresh[ROLES_NAV] = row.get(ROLES_NAV)  # an update returns no expanded roles: as read or passed on
+        user = systemuser_dict(fresh)
+    elif "accessmode" in patch:
         user["accessmode"] = patch["accessmode"]
         user["access_mode"] = access_mode_name(patch["accessmode"])
     after = {"synchronised": True, "access_mode": user["access_mode"]}

@@ -112,6 +112,16 @@ options:
       - Ignored with O(preflight=true), which always reads the user.
     type: str
     version_added: 0.3.0
+  systemusers:
+    description:
+      - With O(preflight=false) and no O(watch_seconds), systemusers by environment URL as Dataverse returned them to a
+        write of this run (RV(d365.identity.dataverse_systemuser#module:systemuser) after it changed the access mode;
+        filter P(d365.identity.systemusers_by_url#filter)). Those environments are judged from that row and not read
+        again; a row of another user, or without its id, is ignored and the environment read.
+      - The role passes the rows its access-mode step got back to the check before the licence is given back.
+    type: dict
+    default: {}
+    version_added: 0.4.0
   preflight:
     description:
       - V(false) reads only the user and its systemusers (for the re-reads during a run) and reports no problems.
@@ -242,7 +252,7 @@ from ansible_collections.d365.identity.plugins.module_utils._domain.licenses imp
 from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    match_roles, non_interactive_counts, read_systemusers)
+    known_row, match_roles, non_interactive_counts, read_systemusers)
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "assignedLicenses",
                "licenseAssignmentStates") + ownership.SELECT
@@ -375,6 +385,17 @@ def watch(module, user_id, urls, statuses, problems):
     return statuses
 
 
+def returned_rows(params, user):
+    """{url: raw row} of option systemusers, the rows a write of this run got back; another user's row is left out."""
+    out = {}
+    for url, known in (params["systemusers"] or {}).items():
+        if user and isinstance(known, dict) and known:
+            row, trusted = known_row({"systemuser": known, "identity": user["id"]})
+            if trusted and row:
+                out[str(url).rstrip("/")] = row
+    return out
+
+
 def run(module):
     params = module.params
     problems = Problems()
@@ -391,7 +412,11 @@ def run(module):
     else:
         user, graph_ok = read_user(graph, upn, USER_SELECT, problems) if upn_ok else (None, False)
     rows, unreadable = {}, set()
+    returned = returned_rows(params, user) if not params["preflight"] and not params["watch_seconds"] else {}
     for url in urls:
+        if url.rstrip("/") in returned:
+            rows[url] = returned[url.rstrip("/")]
+            continue
         try:
             rows[url] = read_rows(module.dataverse_client(url), user["id"], url, problems) if user else None
         except Unreadable:
@@ -486,6 +511,7 @@ def main():
             "sync": {"type": "str", "default": "auto", "choices": ["auto", "force", "wait"]},
             "remove_license": {"type": "bool", "default": True},
             "user_id": {"type": "str"},
+            "systemusers": {"type": "dict", "default": {}},
             "preflight": {"type": "bool", "default": True},
             "seat_wait": {"type": "int", "default": 0},
             "watch_seconds": {"type": "int", "default": 0},

@@ -211,9 +211,10 @@ def main():
           "otherwise idle machine" % (load, os.getloadavg()[0], os.cpu_count() or 0))
     report(best["role"], best["uri"], runs)
     role, uri = unwatched["role"][0]["fresh"], unwatched["uri"][0]["fresh"]
+    verdict = "PASS" if role["wall"] <= 0.8 * uri["wall"] else "FAIL"
     print("\nwithout the disable watch (both 0 s, one round): fresh role %.2f s, %d API requests; uri %.2f s, %d API "
-          "requests; wall %sx uri (%s)" % (role["wall"], role["api"], uri["wall"], uri["api"], ratio(role["wall"], uri["wall"]),
-                                          "PASS" if role["wall"] <= 0.8 * uri["wall"] else "FAIL"))
+          "requests; wall %sx uri (%s)" % (role["wall"], role["api"], uri["wall"], uri["api"],
+                                           ratio(role["wall"], uri["wall"]), verdict))
 
 
 def report(role, uri, runs):

@@ -36,8 +36,13 @@ MSAL_IMPORT_ERROR = None if HAS_MSAL else "ModuleNotFoundError: No module named 
 
 
 def load_msal():
-    """The msal package (imported on first use)."""
-    return importlib.import_module("msal")
+    """The msal package (imported on first use); ConfigError when it cannot be imported."""
+    try:
+        return importlib.import_module("msal")
+    except ImportError as exc:  # a broken install (requests or cryptography missing) passes find_spec
+        raise ConfigError("Failed to import the required Python library (msal), which fetches the tokens (%s: %s). "
+                          "Install requirements.txt into the Python that runs the modules." % (
+                              exc.__class__.__name__, exc)) from None
 
 
 # Refresh a cached token this long before it expires, so it outlives the task using it.
@@ -307,11 +312,26 @@ class ManagedIdentityCredential(Credential):
     def new_app(self, cache, settings):
         # No settings.http_cache: the token request is a GET here, and msal files its 429/5xx answers
         # there for replay. There is no OpenID metadata to share either.
-        return load_msal().ManagedIdentityClient(self.msal_identity(), http_client=settings.http_client,
+        return load_msal().ManagedIdentityClient(self.msal_identity(), http_client=managed_identity_http(settings),
                                                  token_cache=cache)
 
     def acquire(self, app, scope):
         return app.acquire_token_for_client(resource=_resource(scope))
+
+
+def managed_identity_http(settings):
+    """The http_client for msal's ManagedIdentityClient: a requests.Session in place of the modules' own session.
+    msal needs one for Service Fabric, and the local identity endpoints (IMDS, Arc, App Service) are plain-http
+    hosts best reached the way msal's own tests do; msal imports requests anyway."""
+    from .._transport.session import HttpSession  # pylint: disable=import-outside-toplevel
+
+    if not isinstance(settings.http_client, HttpSession):
+        return settings.http_client  # a test's stand-in
+    import requests  # pylint: disable=import-outside-toplevel
+
+    session = requests.Session()
+    session.headers.update(settings.http_client.headers)
+    return session
 
 
 # auth_method -> strategy. Order matters for auth_method=auto: a secret wins over a certificate.

@@ -24,7 +24,7 @@ import json
 import time
 
 from .._connection import MAX_RETRIES, TIMEOUT
-from .._errors import AuthError
+from .._errors import AuthError, ConfigError
 from .._transport.http import scrub_queries
 from .._transport.retry import RetryBudget
 from .credentials import AppSettings, credential_argspec, fresh_secret, load_msal, select_credential
@@ -215,6 +215,8 @@ class TokenProvider:
         settings = AppSettings(self.authority, self.session, self.timeout, self.instance_discovery, self._http_cache)
         try:
             app = self.credential.new_app(cache, settings)
+        except ConfigError:
+            raise  # the session cannot use the proxy or CA settings: retrying cannot mend that
         except (ValueError, TypeError) as exc:
             raise AuthError(self.credential.unusable(exc) or (
                 "The authority %s is not usable: %s. authority_host must be an https:// URL serving OpenID "
@@ -224,6 +226,8 @@ class TokenProvider:
             return None, "%s reaching %s" % (getattr(exc, "kind", None) or exc.__class__.__name__, self.authority)
         try:
             return self.credential.acquire(app, scope), None
+        except ConfigError:
+            raise
         except (ValueError, TypeError) as exc:
             raise AuthError(self.credential.unusable(exc) or (
                 "Token request for %s failed: %s." % (scope, exc.__class__.__name__))) from None

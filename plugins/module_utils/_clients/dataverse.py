@@ -61,11 +61,19 @@ class DataverseClient(ApiClient):
             params["$expand"] = expand
         return self.get_all("systemusers", params=params)
 
-    def update_systemuser(self, systemuser_id, body):
+    def update_systemuser(self, systemuser_id, body, select=None):
         """If-Match: * makes PATCH update-only: without it a missing id would be created
-        (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api)."""
-        self.request("PATCH", "systemusers(%s)" % guid(systemuser_id, "systemuserid"), json_body=body,
-                     headers={"If-Match": "*"}, idempotent=True)
+        (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/perform-conditional-operations-using-web-api).
+        With select, the row as it is after the update (return=representation, 200), else None
+        (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/update-delete-entities-using-web-api#update-with-data-returned)."""
+        headers = {"If-Match": "*"}
+        params = None
+        if select:
+            headers["Prefer"] = "return=representation"
+            params = {"$select": ",".join(select)}
+        answer = self.request("PATCH", "systemusers(%s)" % guid(systemuser_id, "systemuserid"), params=params,
+                              json_body=body, headers=headers, idempotent=True)
+        return answer.body if select and isinstance(answer.body, dict) else None
 
     # -- application users (https://learn.microsoft.com/power-platform/admin/manage-application-users) --------
 

@@ -42,10 +42,10 @@ def scrub_queries(text):
     return _QUERY_IN_TEXT.sub(r"\1?...", str(text))
 
 
-def new_session():
+def new_session(timeout=TIMEOUT):
     """The HTTP session of one module run: our User-Agent, REQUESTS_CA_BUNDLE and the proxy variables of
-    the execution environment (session.py)."""
-    return HttpSession()
+    the execution environment, timeout for the requests that name none (msal's) (session.py)."""
+    return HttpSession(timeout=timeout)
 
 
 class Response:
@@ -160,7 +160,7 @@ class ApiClient:
             if retry and budget.wait(retry_after):
                 continue
             body = _json(raw)
-            if raw.status_code >= 400:
+            if raw.status_code >= 300:  # redirects are not followed: the token would go with them
                 raise self._error(method, url, raw, body, permission, budget)
             return Response(raw.status_code, raw.headers, body)
 
@@ -205,6 +205,9 @@ class ApiClient:
             return NotFoundError(text, **kwargs)
         if status == 409 or code in CONFLICT_CODES or CONFLICT_CODES.intersection(detail_codes):
             return ConflictError(text, **kwargs)
+        if status < 400:
+            return ApiError(text + ". The redirect (to %s) was not followed; check the URL options." % (
+                urlsplit(raw.headers.get("Location") or "").netloc or "no location"), **kwargs)
         return ApiError(text, **kwargs)
 
 

@@ -4,7 +4,7 @@ the organisation functions.
 
 Shapes follow Microsoft's documented exchanges (reference examples dataverse-*.json): rows carry
 @odata.etag and their primary key whatever $select says; collections sit under "value"; PATCH with
-If-Match: * and $ref associate/disassociate answer 204; WhoAmI answers PascalCase ids; errors are
+If-Match: * and $ref associate/disassociate answer 204 (PATCH with Prefer: return=representation 200 and the row); WhoAmI answers PascalCase ids; errors are
 {"error": {"code": "0x8004....", "message"}}. Codes and messages match tests/emulator.
 """
 
@@ -238,7 +238,7 @@ class FakeDataverse(FakeService):
                      for r in self.rows.values() if matches(r)]
             return 200, self._page(path, query, items, self._context("systemusers")), None
         if item and method == "PATCH" and not item.group(2):
-            return self._patch_systemuser(item.group(1), body, headers)
+            return self._patch_systemuser(item.group(1), body, headers, query)
         if item and item.group(2):
             return self._role_association(method, self._row(item.group(1)), item.group(2), query, body)
         if path == "roles" and method == "GET":
@@ -346,7 +346,7 @@ class FakeDataverse(FakeService):
         return {"@odata.context": self._context("Microsoft.Dynamics.CRM.RetrieveCurrentOrganizationResponse"),
                 "Detail": detail}
 
-    def _patch_systemuser(self, key, body, headers):
+    def _patch_systemuser(self, key, body, headers, query):
         if headers.get("If-Match") != "*":
             raise AssertionError("PATCH systemusers without If-Match: * would be an upsert; the fake does not do those")
         row = self._row(key)
@@ -375,6 +375,9 @@ class FakeDataverse(FakeService):
                 row["_businessunitid_value"] = bu_id
         row.update(body)
         self._touch(row["systemuserid"])
+        if "return=representation" in headers.get("Prefer", ""):  # update with data returned: 200 and the row
+            shaped = dict(self._shape_user(row, query.get("$select"), None), **{"@odata.context": self._context("systemusers")})
+            return 200, shaped, {"OData-Version": "4.0", "Preference-Applied": "return=representation"}
         return 204, None, {"OData-Version": "4.0"}
 
     def _role_association(self, method, row, tail, query, body):

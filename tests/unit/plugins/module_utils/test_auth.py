@@ -614,3 +614,32 @@ def test_a_token_for_another_scope_or_client_in_the_file_is_not_taken_without_ms
         entry["client_id"] = "someone-else"
     assert credential.stored_entries(state, SCOPE) == []
     assert credential.stored_entries({"AccessToken": "not a mapping"}, SCOPE) == []
+
+
+def test_a_proxy_the_session_cannot_use_fails_the_token_request_at_once(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.corp:3128")
+    monkeypatch.delenv("https_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    slept = []
+    credential = _credentials.select_credential(dict(PARAMS))
+    tokens = _auth.TokenProvider(credential, AUTHORITY_HOST, new_session(), instance_discovery=False,
+                                 sleep=slept.append)
+    with pytest.raises(ConfigError, match="must be http://"):
+        tokens.get_token(SCOPE)
+    assert slept == [] and tokens.requests_made == 1  # not taken for a network failure: no retries
+
+
+def test_a_broken_msal_install_is_named_with_its_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "msal", None)  # import msal raises ImportError, as with requests missing
+    with pytest.raises(ConfigError, match=r"required Python library \(msal\).*requirements.txt"):
+        _credentials.load_msal()
+
+
+def test_managed_identity_gets_a_requests_session_for_msal():
+    import requests as requests_lib
+    settings = _credentials.AppSettings("https://login.example/t", new_session(), 30, False)
+    http = _credentials.managed_identity_http(settings)
+    assert isinstance(http, requests_lib.Session) and http.headers["User-Agent"] == new_session().headers["User-Agent"]
+    stand_in = FakeManagedIdentityHttp()
+    assert _credentials.managed_identity_http(settings._replace(http_client=stand_in)) is stand_in

@@ -156,8 +156,17 @@ def test_no_token_in_error_text(fake_tokens, sleeps):
     assert "token-" not in text and "Pa55w0rd!" not in text and "secretquery" not in text
 
 
-def test_session_user_agent():
+def test_session_user_agent_and_default_timeout():
     assert new_session().headers["User-Agent"] == USER_AGENT == "d365.identity/0.3.0"
+    assert new_session().timeout == 30 and new_session(7).timeout == 7
+
+
+def test_a_redirect_is_an_error_and_not_followed(fake_tokens, sleeps):
+    moved = FakeResponse(302, None, headers={"Location": "https://elsewhere.example/x?sig=abc"})
+    api, session = client([moved], fake_tokens, sleeps)
+    with pytest.raises(_errors.ApiError, match="HTTP 302.*redirect .to elsewhere.example. was not followed") as caught:
+        api.get("x")
+    assert len(session.calls) == 1 and "sig=abc" not in str(caught.value)
 
 
 def test_next_link_to_another_host_is_refused(fake_tokens, sleeps):

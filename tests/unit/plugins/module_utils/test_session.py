@@ -15,8 +15,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from ansible_collections.d365.identity.plugins.module_utils._errors import ConfigError
 from ansible_collections.d365.identity.plugins.module_utils._transport.session import (
-    HttpSession, HttpStatusError, TransportFailure, ca_bundle, proxy_for)
+    HttpSession, HttpStatusError, TransportFailure, bypasses_proxy, ca_bundle, proxy_for)
 from ansible_collections.d365.identity.plugins.module_utils._version import USER_AGENT
 from ansible_collections.d365.identity.tests.emulator.tls import make_ca_and_server_cert
 
@@ -145,29 +146,37 @@ def test_a_server_outside_the_ca_bundle_is_refused(tls_server, trusted, monkeypa
     assert tls_server.seen == []
 
 
-def test_an_unreadable_ca_bundle_is_named(trusted, monkeypatch, tmp_path):
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "missing.pem"))
-    with pytest.raises(TransportFailure, match="missing.pem cannot be used .*REQUESTS_CA_BUNDLE"):
+@pytest.mark.parametrize("variable", ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"])
+def test_an_unreadable_ca_bundle_is_named_with_its_variable(trusted, monkeypatch, tmp_path, variable):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    monkeypatch.setenv(variable, str(tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="missing.pem cannot be used .*check %s" % variable):
         HttpSession().get("https://127.0.0.1:1/x", timeout=1)
 
 
 def test_ca_bundle_is_picked_as_requests_picks_it(monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/a.pem")
     monkeypatch.setenv("CURL_CA_BUNDLE", "/b.pem")
-    assert ca_bundle() == "/a.pem"
+    assert ca_bundle() == ("/a.pem", "REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    assert ca_bundle() == "/b.pem"
+    assert ca_bundle() == ("/b.pem", "CURL_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE")
     import certifi
-    assert ca_bundle() == certifi.where()
+    assert ca_bundle() == (certifi.where(), None)
 
 
-def test_a_silent_server_times_out():
+@pytest.mark.parametrize("per_request", [True, False])
+def test_a_silent_server_times_out(per_request):
+    """Also for requests that name no timeout, as msal sends them: the session's default applies."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)  # accepts the TCP connection, never answers the TLS handshake
+        url = "https://127.0.0.1:%d/x" % listener.getsockname()[1]
         with pytest.raises(TransportFailure) as caught:
-            HttpSession().get("https://127.0.0.1:%d/x" % listener.getsockname()[1], timeout=0.3)
+            if per_request:
+                HttpSession().get(url, timeout=0.3)
+            else:
+                HttpSession(timeout=0.3).get(url)
     assert caught.value.kind == "Timeout"
 
 
@@ -225,12 +234,78 @@ def test_proxy_variables_as_requests_reads_them(monkeypatch):
     assert proxy_for("https", "graph.microsoft.com") is None
     monkeypatch.setenv("HTTPS_PROXY", "proxy.corp:3128")
     assert proxy_for("https", "graph.microsoft.com") == "http://proxy.corp:3128"
+    monkeypatch.setenv("https_proxy", "http://lower.corp:8080")  # the lowercase spelling wins, as in requests
+    assert proxy_for("https", "graph.microsoft.com") == "http://lower.corp:8080"
     monkeypatch.setenv("NO_PROXY", ".dynamics.com")
     assert proxy_for("https", "contoso.crm4.dynamics.com") is None
-    assert proxy_for("https", "graph.microsoft.com") == "http://proxy.corp:3128"
+    assert proxy_for("https", "graph.microsoft.com") == "http://lower.corp:8080"
+    monkeypatch.setenv("ALL_PROXY", "http://all.corp:1")
+    assert proxy_for("http", "169.254.169.254") == "http://all.corp:1"
 
 
-def test_an_https_proxy_url_is_refused_with_its_fix(trusted, monkeypatch):
-    monkeypatch.setenv("HTTPS_PROXY", "https://proxy.corp:3128")
-    with pytest.raises(TransportFailure, match="http://host:port"):
+@pytest.mark.parametrize("no_proxy, host, port, bypassed", [
+    ("169.254.0.0/16", "169.254.169.254", 80, True),  # IMDS behind an IP range, as Kubernetes sets it
+    ("10.0.0.0/8", "10.1.2.3", 8080, True),
+    ("10.0.0.0/8", "11.1.2.3", 80, False),
+    ("localhost:40342", "localhost", 40342, True),  # the Arc identity endpoint
+    ("localhost:40342", "localhost", 80, False),
+    ("127.0.0.1", "127.0.0.1", 443, True),
+    (".dynamics.com", "contoso.crm4.dynamics.com", 443, True),
+    ("dynamics.com", "contoso.crm4.dynamics.com", 443, True),
+    (" graph.microsoft.com , x", "GRAPH.microsoft.com", 443, True),
+    ("*", "anything.example", 443, True),
+    ("", "graph.microsoft.com", 443, False),
+])
+def test_no_proxy_entries_as_requests_matches_them(no_proxy, host, port, bypassed):
+    assert bypasses_proxy(host, port, no_proxy) is bypassed
+
+
+@pytest.mark.parametrize("proxy, fix", [
+    ("https://proxy.corp:3128", "must be http://"),
+    ("http://svc:Tr0ub4dor#3xyz@proxy.corp:3128", "percent-encode"),  # '#' cuts the URL: its password must not show
+])
+def test_an_unusable_proxy_url_is_a_config_error_without_its_password(trusted, monkeypatch, proxy, fix):
+    monkeypatch.setenv("HTTPS_PROXY", proxy)
+    with pytest.raises(ConfigError, match=fix) as caught:
         HttpSession().get("https://graph.example/x", timeout=1)
+    assert "Tr0ub4dor" not in str(caught.value) and "proxy.corp" not in str(caught.value)
+
+
+class PlainProxy(http.server.BaseHTTPRequestHandler):
+    """A plain-http forward proxy that records the request line and answers itself."""
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        self.server.seen.append({"line": self.requestline, "host": self.headers.get("Host"),
+                                 "auth": self.headers.get("Proxy-Authorization")})
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("credentials", ["", "ops:pw@"])
+def test_plain_http_goes_to_the_proxy_in_absolute_form(trusted, monkeypatch, credentials):
+    server = serve(http.server.ThreadingHTTPServer(("127.0.0.1", 0), PlainProxy))
+    try:
+        monkeypatch.setenv("HTTP_PROXY", "http://%s127.0.0.1:%d" % (credentials, server.server_address[1]))
+        assert HttpSession().get("http://169.254.169.254/metadata/identity/oauth2/token", params={"resource": "x"},
+                                 timeout=5).status_code == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    (seen,) = server.seen
+    assert seen["line"] == "GET http://169.254.169.254/metadata/identity/oauth2/token?resource=x HTTP/1.1"
+    assert seen["host"] == "169.254.169.254"
+    assert seen["auth"] == ("Basic " + base64.b64encode(b"ops:pw").decode() if credentials else None)
+
+
+def test_a_half_used_connection_is_dropped_after_any_error(tls_server, trusted):
+    session = HttpSession()
+    assert session.get(url(tls_server, "/one"), timeout=5).status_code == 200
+    with pytest.raises(ValueError):
+        session.get(url(tls_server, "/two"), headers={"X-Bad": "a\r\nInjected: 1"}, timeout=5)
+    assert session._connections == {}  # pylint: disable=protected-access
+    assert session.get(url(tls_server, "/three"), timeout=5).status_code == 200

@@ -53,15 +53,27 @@ def test_sets_access_mode_with_minimal_patch_then_idempotent(tenant):
     dv = environment(tenant, megan())
     result = tenant.run(upn=MEGAN_UPN, access_mode="non_interactive", diff=True)
     assert result["changed"] is True
-    assert dv.writes() == [("update_systemuser", MEGAN_ID, {"accessmode": 4})]
+    assert [w[:3] for w in dv.writes()] == [("update_systemuser", MEGAN_ID, {"accessmode": 4})]
     (patch,) = dv.sent("PATCH")
     assert patch["headers"]["If-Match"] == "*" and patch["body"] == {"accessmode": 4}  # update only, never an upsert
+    assert patch["headers"]["Prefer"] == "return=representation"  # the row comes back: no read after the write
     assert result["systemuser"]["access_mode"] == "non_interactive" and result["systemuser"]["accessmode"] == 4
     assert result["diff"] == {"before": {"synchronised": True, "access_mode": "read_write"},
                               "after": {"synchronised": True, "access_mode": "non_interactive"}}
     assert result["sync_requested"] is False
     again = tenant.run(upn=MEGAN_UPN, access_mode="non_interactive")
     assert again["changed"] is False and len(dv.writes()) == 1 and dv.rows[MEGAN_ID]["accessmode"] == 4
+
+
+def test_access_mode_change_returns_the_row_dataverse_returned(tenant):
+    dv = environment(tenant, megan())
+    known = tenant.run(upn=MEGAN_UPN)["systemuser"]  # as an earlier task of the run returned it
+    dv.rows[MEGAN_ID]["isdisabled"] = True  # changed meanwhile: the PATCH's answer shows it, the passed-on row did not
+    reads = len(dv.sent("GET"))
+    result = tenant.run(identity=MEGAN_ID, access_mode="non_interactive", systemuser=known, check_cap=False)
+    assert len(dv.sent("GET")) == reads and len(dv.sent("PATCH")) == 1  # the passed-on row: no read before or after
+    assert result["systemuser"]["isdisabled"] is True and result["systemuser"]["accessmode"] == 4
+    assert [r["name"] for r in result["systemuser"]["roles"]] == [r["name"] for r in known["roles"]]
 
 
 def test_patch_uses_if_match_star(fake_tokens):
