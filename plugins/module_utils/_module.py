@@ -55,21 +55,25 @@ class D365Module(AnsibleModule):
 
     def session(self):
         if self._session is None:
-            self._session = new_session(self.params.get("timeout") or TIMEOUT)
+            self._session = self.new_session()
         return self._session
+
+    def new_session(self):
+        """A session of its own: for msal, and for each thread of a read done for several environments at once."""
+        return new_session(self.params.get("timeout") or TIMEOUT)
 
     def token_provider(self):
         if self._tokens is None:
             host = self.authority_host()
             self._tokens = TokenProvider.from_params(
-                self.params, host, self.session(),
+                self.params, host, self.new_session(),
                 instance_discovery=default_instance_discovery(host, self.cloud.authority_host))
         return self._tokens
 
-    def _client_kwargs(self):
+    def _client_kwargs(self, session=None):
         tokens = self.token_provider()
         store = getattr(tokens, "cache_store", None)  # no token cache file: no shared Retry-After either
-        return {"token_provider": tokens, "session": self.session(),
+        return {"token_provider": tokens, "session": session or self.session(),
                 "timeout": self.params["timeout"], "max_retries": self.params["max_retries"],
                 "check_mode": self.check_mode, "backoff": SharedBackoff(store) if store else None}
 
@@ -83,7 +87,7 @@ class D365Module(AnsibleModule):
         base = https_base("admin_api_url", self.params.get("admin_api_url") or self.cloud.admin_api_url)
         return AdminApiClient(base, self.cloud.admin_api_scope, **self._client_kwargs())
 
-    def dataverse_client(self, environment_url=None):
+    def dataverse_client(self, environment_url=None, session=None):
         url = environment_url or self.params.get("environment_url")
         if not url:
             raise ConfigError("environment_url is required (or D365_ENVIRONMENT_URL), e.g. "
@@ -91,7 +95,7 @@ class D365Module(AnsibleModule):
         url = https_base("environment_url", url)
         # The environment URL is the Dataverse resource: its scope is '<url>/.default'.
         return DataverseClient(url, resource_scope(url), api_version=self.params.get("dataverse_api_version"),
-                               **self._client_kwargs())
+                               **self._client_kwargs(session))
 
     # -- outcome --------------------------------------------------------------------------
 

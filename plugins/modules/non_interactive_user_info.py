@@ -105,6 +105,14 @@ options:
     choices: [interval, final]
     default: interval
     version_added: 0.3.0
+  watch_from:
+    description:
+      - The moment the window of O(watch_seconds) starts, in seconds since the epoch (the end of the task that removed
+        the licence, as C(now().timestamp()) templated in the next task); the window then does not also count
+        the time this task took to start. A value in the future, or more than O(watch_seconds) ago, is taken as
+        the task's own start. By default the window starts with the task.
+    type: float
+    version_added: 0.4.0
   user_id:
     description:
       - With O(preflight=false), the Entra object id of O(identity), known from an earlier read. The re-read then reads
@@ -112,16 +120,6 @@ options:
       - Ignored with O(preflight=true), which always reads the user.
     type: str
     version_added: 0.3.0
-  systemusers:
-    description:
-      - With O(preflight=false) and no O(watch_seconds), systemusers by environment URL as Dataverse returned them to a
-        write of this run (RV(d365.identity.dataverse_systemuser#module:systemuser) after it changed the access mode;
-        filter P(d365.identity.systemusers_by_url#filter)). Those environments are judged from that row and not read
-        again; a row of another user, or without its id, is ignored and the environment read.
-      - The role passes the rows its access-mode step got back to the check before the licence is given back.
-    type: dict
-    default: {}
-    version_added: 0.4.0
   preflight:
     description:
       - V(false) reads only the user and its systemusers (for the re-reads during a run) and reports no problems.
@@ -239,12 +237,13 @@ read_errors:
   elements: str
 """
 
+import functools
 import time
 
 from ansible_collections.d365.identity.plugins.module_utils._domain import ownership
 from ansible_collections.d365.identity.plugins.module_utils._domain import plan as _plan
 from ansible_collections.d365.identity.plugins.module_utils._domain.preflight import (
-    Problems, check_caller_is_admin, environment_fix, fail_on_problems, read_caller, read_user)
+    Problems, at_once, check_caller_is_admin, environment_fix, fail_on_problems, read_caller, read_user)
 from ansible_collections.d365.identity.plugins.module_utils._odata import guid
 from ansible_collections.d365.identity.plugins.module_utils._errors import D365Error
 from ansible_collections.d365.identity.plugins.module_utils._domain.groups import find_group
@@ -252,7 +251,7 @@ from ansible_collections.d365.identity.plugins.module_utils._domain.licenses imp
 from ansible_collections.d365.identity.plugins.module_utils import _identity as identity
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module, run_module
 from ansible_collections.d365.identity.plugins.module_utils._domain.systemusers import (
-    known_row, match_roles, non_interactive_counts, read_systemusers)
+    match_roles, non_interactive_counts, read_systemusers)
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "accountEnabled", "usageLocation", "assignedLicenses",
                "licenseAssignmentStates") + ownership.SELECT
@@ -369,9 +368,18 @@ def plan_groups(graph, params, user, problems):
     return groups
 
 
+def window_left(params, now=None):
+    """Seconds of the watch window still to come: watch_seconds from watch_from (when plausible) or from now."""
+    now = time.time() if now is None else now
+    started = params.get("watch_from")
+    if started is None or not 0 <= now - started <= params["watch_seconds"]:
+        started = now  # not given, in the future or long past (another clock): the window starts now
+    return max(0.0, started + params["watch_seconds"] - now)
+
+
 def watch(module, user_id, urls, statuses, problems):
     """Re-read every environment until one shows the user disabled, or the window has passed."""
-    deadline = time.monotonic() + module.params["watch_seconds"]
+    deadline = time.monotonic() + window_left(module.params)
     while not any(s["present"] and not s["enabled"] for s in statuses):
         pause = min(max(1, module.params["watch_interval"]), deadline - time.monotonic())
         if pause <= 0:
@@ -385,17 +393,6 @@ def watch(module, user_id, urls, statuses, problems):
     return statuses
 
 
-def returned_rows(params, user):
-    """{url: raw row} of option systemusers, the rows a write of this run got back; another user's row is left out."""
-    out = {}
-    for url, known in (params["systemusers"] or {}).items():
-        if user and isinstance(known, dict) and known:
-            row, trusted = known_row({"systemuser": known, "identity": user["id"]})
-            if trusted and row:
-                out[str(url).rstrip("/")] = row
-    return out
-
-
 def run(module):
     params = module.params
     problems = Problems()
@@ -404,7 +401,7 @@ def run(module):
     upn = params["identity"].strip()
     upn_ok = not any("non_interactive_user_upn" in p for p in input_problems)
     if not params["preflight"] and params["watch_seconds"] > 0 and params["watch_reads"] == "final":
-        time.sleep(params["watch_seconds"])  # the whole window first: a disable within it is still there after it
+        time.sleep(window_left(params))  # the whole window first: a disable within it is still there after it
     graph = module.graph_client()
     known_id = (params["user_id"] or "").strip() if not params["preflight"] else ""
     if known_id:
@@ -412,16 +409,18 @@ def run(module):
     else:
         user, graph_ok = read_user(graph, upn, USER_SELECT, problems) if upn_ok else (None, False)
     rows, unreadable = {}, set()
-    returned = returned_rows(params, user) if not params["preflight"] and not params["watch_seconds"] else {}
+    sessions = {url: module.new_session() for url in urls}  # one per environment: they are read at once
+    to_read = urls if user else []
+    read = at_once([functools.partial(read_environment, module, sessions[url], user, url) for url in to_read])
     for url in urls:
-        if url.rstrip("/") in returned:
-            rows[url] = returned[url.rstrip("/")]
-            continue
-        try:
-            rows[url] = read_rows(module.dataverse_client(url), user["id"], url, problems) if user else None
-        except Unreadable:
-            rows[url] = None
+        rows[url] = None
+    for url, (row, found) in zip(to_read, read):
+        for problem in found:
+            problems.add(problem)
+        if row is UNREADABLE:
             unreadable.add(url)
+        else:
+            rows[url] = row
     statuses = [_plan.environment_status(url, rows[url], params["security_roles"]) for url in urls]
     result = {"changed": False, "user_id": user["id"] if user else "",
               "user": {"exists": user is not None, "id": user["id"] if user else None,
@@ -440,54 +439,91 @@ def run(module):
     if params["state"] == "absent":
         decision = _plan.decide_absent(params, user, statuses)
     else:
-        decision = present_plan(module, graph, user, graph_ok, statuses, problems, unreadable)
+        decision = present_plan(module, graph, user, graph_ok, statuses, problems, unreadable, sessions)
     problems.extend(p for p in decision.pop("problems") if p not in problems)
     result.update(decision, problems=list(problems))
     fail_on_problems(module, problems, result)
     return result
 
 
-def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable):
+def present_plan(module, graph, user, graph_ok, statuses, problems, unreadable, sessions):
     params = module.params
-    upn = params["identity"].strip()
     converged_now = (user is not None and all(s["done"] for s in statuses) and user.get("accountEnabled")
                      and not (params["remove_license"] and _holds_licences(user)))
     if converged_now and not _plan.entra_changes(params, user):
         return _plan.decide(params, user, statuses)  # nothing to do: no further reads
+    pending = [s for s in statuses if not s["done"]]
+    checked = [s for s in pending if s["url"] not in unreadable]  # an unreadable one's cause is reported once
+    # The tenant's reads (Graph, admin API) in this thread while each environment is checked in its own.
+    tenant, *environments = at_once(
+        [functools.partial(read_tenant, module, graph, user, graph_ok, pending)]
+        + [functools.partial(check_environment_apart, module, sessions[s["url"]], s) for s in checked])
+    skus, groups, general, per_environment = tenant
+    for problem in general:
+        problems.add(problem)
+    checks = dict(zip([s["url"] for s in checked], environments))
+    for status in pending:  # per environment in its order: the tenant's findings on it, then its own checks
+        for problem in per_environment.get(status["url"], []) + checks.get(status["url"], []):
+            problems.add(problem)
+    return _plan.decide(params, user, statuses, skus=skus, groups=groups)
+
+
+def read_tenant(module, graph, user, graph_ok, pending):
+    """(skus, groups, problems, {url: problems}): the Graph and admin-API reads of the plan; sets each pending
+    environment's sync and environment id."""
+    params = module.params
+    upn = params["identity"].strip()
+    found, per_environment = Problems(), {}
     skus = groups = None
     if graph_ok:
         try:
             skus = graph.subscribed_skus()
         except D365Error as error:
-            problems.from_error("Reading the tenant's licences", error,
-                                "grant the client LicenseAssignment.Read.All (or Organization.Read.All).")
-        groups = plan_groups(graph, params, user, problems)
+            found.from_error("Reading the tenant's licences", error,
+                             "grant the client LicenseAssignment.Read.All (or Organization.Read.All).")
+        groups = plan_groups(graph, params, user, found)
         if user is None and upn:
             try:
                 holder = deleted_holder(graph, upn)
             except D365Error:
                 holder = None  # reading deleted items is optional: the create then reports the conflict
             if holder:
-                problems.add("%s is held by a deleted user (object id %s, restorable for 30 days). Fix: restore it and "
-                             "set non_interactive_user_adopt: true, delete it permanently (Entra admin center > Deleted "
-                             "users), or choose another non_interactive_user_upn." % (upn, holder.get("id")))
-    pending = [s for s in statuses if not s["done"]]
+                found.add("%s is held by a deleted user (object id %s, restorable for 30 days). Fix: restore it and "
+                          "set non_interactive_user_adopt: true, delete it permanently (Entra admin center > Deleted "
+                          "users), or choose another non_interactive_user_upn." % (upn, holder.get("id")))
     need_sync = [s for s in pending if not s["present"]]
     # Read even for sync: wait when allowed, for the security groups; only force needs it.
-    admin = admin_environments(module, problems, params["sync"] == "force") if need_sync else None
-    for status in pending:
-        if not status["present"]:
-            admin_env = (admin or {}).get(_plan.environment_key(status["url"]))
-            if admin is not None and admin_env is None and params["sync"] == "force":
-                problems.add("%s is not an environment of this tenant known to the Power Platform admin API. "
-                             "Fix: check the environment URL." % status["url"])
-            if admin_env and graph_ok:
-                check_security_group(graph, user, status, admin_env, groups, problems)
-            status["sync"] = "force" if admin_env and params["sync"] != "wait" else "wait"
-            status["environment_id"] = (admin_env or {}).get("id")  # passed on: the sync step need not look it up
-        if status["url"] not in unreadable:  # its cause is reported once
-            check_environment(module.dataverse_client(status["url"]), params, status, problems)
-    return _plan.decide(params, user, statuses, skus=skus, groups=groups)
+    admin = admin_environments(module, found, params["sync"] == "force") if need_sync else None
+    for status in need_sync:
+        mine = per_environment[status["url"]] = Problems()
+        admin_env = (admin or {}).get(_plan.environment_key(status["url"]))
+        if admin is not None and admin_env is None and params["sync"] == "force":
+            mine.add("%s is not an environment of this tenant known to the Power Platform admin API. "
+                     "Fix: check the environment URL." % status["url"])
+        if admin_env and graph_ok:
+            check_security_group(graph, user, status, admin_env, groups, mine)
+        status["sync"] = "force" if admin_env and params["sync"] != "wait" else "wait"
+        status["environment_id"] = (admin_env or {}).get("id")  # passed on: the sync step need not look it up
+    return skus, groups, found, per_environment
+
+
+def check_environment_apart(module, session, status):
+    """check_environment on the environment's own session; its problems."""
+    found = Problems()
+    check_environment(module.dataverse_client(status["url"], session=session), module.params, status, found)
+    return found
+
+
+UNREADABLE = object()
+
+
+def read_environment(module, session, user, url):
+    """(the user's row in url, None, or UNREADABLE; the problems found), on the environment's own session."""
+    found = Problems()
+    try:
+        return read_rows(module.dataverse_client(url, session=session), user["id"], url, found), found
+    except Unreadable:
+        return UNREADABLE, found
 
 
 def _holds_licences(user):
@@ -511,12 +547,12 @@ def main():
             "sync": {"type": "str", "default": "auto", "choices": ["auto", "force", "wait"]},
             "remove_license": {"type": "bool", "default": True},
             "user_id": {"type": "str"},
-            "systemusers": {"type": "dict", "default": {}},
             "preflight": {"type": "bool", "default": True},
             "seat_wait": {"type": "int", "default": 0},
             "watch_seconds": {"type": "int", "default": 0},
             "watch_interval": {"type": "int", "default": 10},
             "watch_reads": {"type": "str", "default": "interval", "choices": ["interval", "final"]},
+            "watch_from": {"type": "float"},
             "fail_on_problems": {"type": "bool", "default": True},
             **ownership.ARGSPEC,
         },

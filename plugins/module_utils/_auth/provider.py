@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 import time
 
 from .._connection import MAX_RETRIES, TIMEOUT
@@ -86,6 +87,7 @@ class TokenProvider:
         self._cache = None
         self._http_cache = MetadataHttpCache()
         self.requests_made = 0  # token requests this process sent (tests and benchmarks read it)
+        self._lock = threading.RLock()  # a read phase reads several environments at once, one thread each
 
     @classmethod
     def from_params(cls, params, authority_host, session, instance_discovery=True):
@@ -105,6 +107,10 @@ class TokenProvider:
     # -- public -----------------------------------------------------------------------
 
     def get_token(self, scope, force_refresh=False):
+        with self._lock:
+            return self._get_token(scope, force_refresh)
+
+    def _get_token(self, scope, force_refresh):
         if not force_refresh and scope in self._tokens:
             return self._tokens[scope]
         if not force_refresh and self._cache is None:

@@ -5,10 +5,13 @@
 # Private to d365.identity: may change in any release.
 """The read phase shared by the planning modules (non_interactive_user_info, application_user_info):
 problems collected in one list (reported once, before the first write), the fix for an environment
-that does not answer, and the check that the client may change users there.
+that does not answer, the check that the client may change users there, and reads of several
+environments at once.
 """
 
 from __future__ import annotations
+
+import threading
 
 from .._clients.dataverse import SYSTEM_ADMINISTRATOR_TEMPLATE
 from .._errors import AuthError, D365Error, PermissionDeniedError
@@ -28,6 +31,31 @@ class Problems(list):
     def from_error(self, where, error, fix):
         message = error.message.rstrip(".")
         self.add("%s: %s. Fix: %s" % (where, message, fix) if "Fix:" not in message else "%s: %s." % (where, message))
+
+
+def at_once(calls):
+    """Run the calls (functions without arguments, each on its own HTTP session) at the same time, one thread each,
+    and return their results in order: a read phase then waits for the slowest environment, not for the sum of them.
+    The first exception a call raised is raised once all have ended."""
+    results, errors = [None] * len(calls), [None] * len(calls)
+
+    def run(index):
+        try:
+            results[index] = calls[index]()
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            errors[index] = exc  # raised below, in the calling thread
+
+    threads = [threading.Thread(target=run, args=(index,), daemon=True) for index in range(1, len(calls))]
+    for thread in threads:
+        thread.start()
+    if calls:
+        run(0)  # the first one in this thread
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results
 
 
 def fail_on_problems(module, problems, result):

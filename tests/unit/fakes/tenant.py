@@ -124,8 +124,8 @@ class FakeTenant:
         monkeypatch.setattr(D365Module, "admin_api_client",
                             lambda module: self.admin.attach(admin_api_client(module), self.tokens))
 
-        def fake_dataverse_client(module, environment_url=None):
-            client = dataverse_client(module, environment_url)
+        def fake_dataverse_client(module, environment_url=None, session=None):
+            client = dataverse_client(module, environment_url, session)  # attach() puts the fake's session in
             return self.environment(client.environment_url).attach(client, self.tokens)
 
         monkeypatch.setattr(D365Module, "dataverse_client", fake_dataverse_client)

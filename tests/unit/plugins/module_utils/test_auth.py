@@ -643,3 +643,10 @@ def test_managed_identity_gets_a_requests_session_for_msal():
     assert isinstance(http, requests_lib.Session) and http.headers["User-Agent"] == new_session().headers["User-Agent"]
     stand_in = FakeManagedIdentityHttp()
     assert _credentials.managed_identity_http(settings._replace(http_client=stand_in)) is stand_in
+
+
+def test_threads_of_one_provider_share_one_token_request(tmp_path):
+    http = FakeIdentityHttp()
+    tokens = provider(http, store_in(tmp_path))
+    assert len(set(in_threads(4, lambda index: tokens.get_token(SCOPE)))) == 1
+    assert len(http.token_posts) == 1

@@ -390,32 +390,23 @@ def test_re_read_with_a_known_user_id_skips_the_entra_read(tenant):
     assert result["converged"] is True and result["read_errors"] == [] and result["user_id"] == owned_user()["id"]
 
 
-def returned_row(**changes):
-    """The systemuser as dataverse_systemuser returned it for its access-mode write (RV systemuser)."""
-    row = {"systemuserid": "aaaaaaaa-0000-0000-0000-000000000001", "azureactivedirectoryobjectid": USER_ID,
-           "domainname": UPN, "applicationid": None, "accessmode": 4, "access_mode": "non_interactive",
-           "isdisabled": False, "islicensed": True, "businessunitid": BU,
-           "roles": [{"roleid": "r-1", "name": "System Administrator",
-                      "roletemplateid": "627090ff-40a3-4053-8790-584edc5be201", "businessunitid": BU}]}
-    row.update(changes)
-    return row
+@pytest.mark.parametrize("watch_from, left", [
+    (None, 30.0),  # not given: the window starts with the task
+    (1000.0 - 12, 18.0),  # the licence went 12 s ago: 18 s of the window are left
+    (1000.0 - 30, 0.0),
+    (1000.0 - 31, 30.0),  # longer ago than the window: another clock, start now
+    (1000.0 + 5, 30.0),  # in the future: another clock, start now
+])
+def test_the_watch_window_counts_from_watch_from(watch_from, left):
+    params = {"watch_seconds": 30, "watch_from": watch_from}
+    assert non_interactive_user_info.window_left(params, now=1000.0) == left
 
 
-def test_re_read_judges_from_the_row_a_write_returned_and_reads_the_rest(tenant):
-    envs = [environment(ENV1, rows=[systemuser_row(accessmode=0)]), environment(ENV2, rows=[systemuser_row()])]
+def test_final_watch_sleeps_only_what_is_left_of_the_window(tenant, monkeypatch):
+    slept = []
+    monkeypatch.setattr(non_interactive_user_info.time, "sleep", slept.append)
+    envs = [environment(ENV1, rows=[systemuser_row()])]
     setup(tenant, directory(owned_user()), envs)
-    result = tenant.run(preflight=False, user_id=USER_ID, systemusers={ENV1 + "/": returned_row()})
-    assert [len(e.calls_to("get_all")) for e in envs] == [0, 1]
-    assert result["converged"] is True and result["pending"] == []  # ENV1 from the PATCH's answer, not its old row
-
-
-def test_re_read_ignores_a_returned_row_of_another_user_or_during_a_watch(tenant):
-    envs = [environment(ENV1, rows=[systemuser_row(accessmode=0)])]
-    setup(tenant, directory(owned_user()), envs)
-    stranger = returned_row(azureactivedirectoryobjectid="99999999-0000-0000-0000-000000000009",
-                            systemuserid="99999999-0000-0000-0000-000000000008")
-    result = tenant.run(preflight=False, user_id=USER_ID, systemusers={ENV1: stranger})
-    assert result["pending"] == [ENV1] and len(envs[0].calls_to("get_all")) == 1
-    result = tenant.run(preflight=False, user_id=USER_ID, systemusers={ENV1: returned_row()}, watch_seconds=1,
-                        watch_reads="final")
-    assert result["pending"] == [ENV1] and len(envs[0].calls_to("get_all")) == 2  # a watch always reads
+    started = non_interactive_user_info.time.time() - 10
+    tenant.run(preflight=False, watch_seconds=30, watch_reads="final", watch_from=started)
+    assert len(slept) == 1 and 19 < slept[0] <= 20
