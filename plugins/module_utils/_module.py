@@ -15,14 +15,12 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ._clients.admin_api import AdminApiClient
 from ._auth.credentials import HAS_MSAL, MSAL_IMPORT_ERROR
 from ._auth.provider import AUTH_ARGSPEC, TokenProvider, default_instance_discovery
 from ._auth.clouds import resolve_cloud
 from ._clients.dataverse import DATAVERSE_ARGSPEC, DataverseClient
 from ._connection import CONNECTION_ARGSPEC, TIMEOUT
 from ._errors import ConfigError, D365Error
-from ._clients.graph import GraphClient
 from ._transport.backoff import SharedBackoff
 from ._transport.http import new_session
 from ._transport.urls import https_base, resource_scope
@@ -81,10 +79,14 @@ class D365Module(AnsibleModule):
 
     def graph_client(self):
         base = https_base("graph_url", self.params.get("graph_url") or self.cloud.graph_url)
+        from ._clients.graph import GraphClient  # imported when used: a Dataverse-only task need not compile it
+
         return GraphClient(base, self.cloud.graph_scope, **self._client_kwargs())
 
     def admin_api_client(self):
         base = https_base("admin_api_url", self.params.get("admin_api_url") or self.cloud.admin_api_url)
+        from ._clients.admin_api import AdminApiClient  # imported when used, as GraphClient
+
         return AdminApiClient(base, self.cloud.admin_api_scope, **self._client_kwargs())
 
     def dataverse_client(self, environment_url=None, session=None):

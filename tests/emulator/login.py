@@ -4,6 +4,7 @@ Fact sheet §1."""
 import base64
 import hmac
 import json
+import secrets
 import time
 from urllib.parse import unquote
 
@@ -197,8 +198,11 @@ def verify_assertion(server, form, tid, tenant_in_path):
 
 def _base_claims(server, aud, lifetime):
     now = int(time.time())
+    # uti: the token identifier, opaque (https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference);
+    # ASSUMPTION: a random value per issued token. The request log records it, so a benchmark can tell the
+    # requests of one token cache (one machine) from another's.
     return {"aud": aud, "iss": f"https://sts.windows.net/{server.state.tenant_id}/", "iat": now, "nbf": now,
-            "exp": now + lifetime, "tid": server.state.tenant_id, "ver": "1.0"}
+            "exp": now + lifetime, "tid": server.state.tenant_id, "ver": "1.0", "uti": secrets.token_urlsafe(16)}
 
 
 def issue_app_token(server, client, aud):

@@ -82,7 +82,8 @@ class Emulator:
         entry = {"time": time.time(), "method": req.method, "path": req.path, "query": req.query_string,
                  "status": status, "service": req.service, "environment": req.environment,
                  "client_id": req.client_id, "audience": req.audience, "user": req.user,
-                 "request_id": req.request_id, "dropped": dropped, "fault": fault}
+                 "request_id": req.request_id, "dropped": dropped, "fault": fault,
+                 "token": (getattr(req, "claims", None) or {}).get("uti")}
         with self._log_lock:
             self._log.append(entry)
 

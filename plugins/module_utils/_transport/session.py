@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import ipaddress
 import json
 import os
 import select
@@ -117,6 +116,8 @@ def _environment(name):
 def bypasses_proxy(host, port, no_proxy=None):
     """Whether NO_PROXY exempts host[:port], the way requests decides (requests.utils.should_bypass_proxies): '*',
     a host name suffix, host:port, an IP address or an IP range in CIDR notation."""
+    import ipaddress  # only with a proxy set: most runs never need it
+
     no_proxy = _environment("no_proxy") if no_proxy is None else no_proxy
     entries = [entry.strip().lower() for entry in no_proxy.split(",") if entry.strip()]
     host = host.lower().strip("[]")

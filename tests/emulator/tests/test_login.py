@@ -174,3 +174,11 @@ def test_managed_identity_with_msal(emu, monkeypatch):
     bad = s.get(emu.ep["managed_identity_endpoint"], params={"api-version": "2019-08-01", "resource": GRAPH},
                 headers={"X-IDENTITY-HEADER": "wrong"})
     assert bad.status_code == 401
+
+
+def test_each_token_has_its_own_token_identifier_and_the_request_log_names_it(emu):
+    first, second = (emu.token_response(GRAPH + "/.default").json()["access_token"] for _ in range(2))
+    assert claims_of(first)["uti"] != claims_of(second)["uti"]
+    assert emu.call("GET", emu.ep["graph_url"].rstrip("/") + "/v1.0/users?$top=1", first).status_code == 200
+    logged = [e for e in emu.requests_log() if e["service"] == "graph"]
+    assert logged[-1]["token"] == claims_of(first)["uti"]
