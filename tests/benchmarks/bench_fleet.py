@@ -172,9 +172,10 @@ def retry_after_violations(log, retry_after):
     throttled = [e for e in entries if e["status"] == 429 and e["service"] in API_SERVICES]
     wide, same = 0, 0
     for hit in throttled:
-        until = hit["time"] + retry_after - 0.02  # 20 ms of clock slack
+        until = hit["time"] + retry_after - 0.02  # from the 429's answer; 20 ms of clock slack
         for entry in entries:
-            started = entry["time"] - LATENCY_MS / 1000.0  # logged when answered, after the injected latency
+            # when the request arrived (older logs: answered minus the injected latency, late under load)
+            started = entry.get("arrived") or entry["time"] - LATENCY_MS / 1000.0
             if entry is hit or started <= hit["time"] or started >= until:
                 continue
             key = (entry["client_id"], entry["service"], entry["environment"])

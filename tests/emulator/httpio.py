@@ -13,6 +13,7 @@ class Request:
         self.base_url = base_url
         self.query = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
         self.request_id = str(uuid.uuid4())
+        self.arrived = time.time()  # when the request was read, before any injected latency (request log)
         # filled by the services for the control API request log
         self.service = self.environment = self.client_id = self.audience = self.user = None
         self.claims = None

@@ -79,7 +79,7 @@ class Emulator:
 
     # ----- request log -----
     def log(self, req, status, dropped=False, fault=None):
-        entry = {"time": time.time(), "method": req.method, "path": req.path, "query": req.query_string,
+        entry = {"time": time.time(), "arrived": getattr(req, "arrived", None), "method": req.method, "path": req.path, "query": req.query_string,
                  "status": status, "service": req.service, "environment": req.environment,
                  "client_id": req.client_id, "audience": req.audience, "user": req.user,
                  "request_id": req.request_id, "dropped": dropped, "fault": fault,
