@@ -177,7 +177,7 @@ def test_managed_identity_with_msal(emu, monkeypatch):
 
 
 def test_each_token_has_its_own_token_identifier_and_the_request_log_names_it(emu):
-    first, second = (emu.token_response(GRAPH + "/.default").json()["access_token"] for _ in range(2))
+    first, second = (emu.token_response(GRAPH + "/.default").json()["access_token"] for dummy in range(2))
     assert claims_of(first)["uti"] != claims_of(second)["uti"]
     assert emu.call("GET", emu.ep["graph_url"].rstrip("/") + "/v1.0/users?$top=1", first).status_code == 200
     logged = [e for e in emu.requests_log() if e["service"] == "graph"]
