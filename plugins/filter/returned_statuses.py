@@ -14,7 +14,8 @@ description:
     results of M(d365.identity.dataverse_systemuser) after it changed the access mode) and judges each environment
     from its row the way M(d365.identity.non_interactive_user_info) judges a row it read (enabled, Non-interactive,
     with the security roles).
-  - An environment without such a row, or with a row of another user, is left to be read again.
+  - An environment without such a row, with a row of another user, or with a row that lacks C(isdisabled) or
+    C(accessmode), is left to be read again.
   - The role uses it before it gives the licence back, so a fresh run reads none of the environments again.
 author:
   - d365.identity maintainers (@d365-identity)
@@ -64,8 +65,8 @@ def returned_statuses(rows, environments, security_roles, user_id):
     for url in environments or []:
         known = (rows or {}).get(str(url).rstrip("/"))
         row, trusted = known_row({"systemuser": known, "identity": user_id}) if isinstance(known, dict) else (None, False)
-        if not (trusted and row):
-            unread.append(url)
+        if not (trusted and row) or not isinstance(row.get("isdisabled"), bool) or row.get("accessmode") is None:
+            unread.append(url)  # not this user's, or without the fields that decide: read it
         elif not _plan.environment_status(url, row, security_roles or [])["done"]:
             pending.append(url)
     return {"pending": pending, "unread": unread}

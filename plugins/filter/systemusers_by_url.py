@@ -25,8 +25,9 @@ options:
     required: true
   written_only:
     description:
-      - Only the rows of results that changed something, that is the rows Dataverse returned for a write of this run
-        (M(d365.identity.dataverse_systemuser) after a change of access mode); the others are left out, to be read again.
+      - Only the rows Dataverse returned for a write of this run (results with
+        RV(d365.identity.dataverse_systemuser#module:row_returned), that is M(d365.identity.dataverse_systemuser) after a
+        change of access mode answered with the row); the others are left out, to be read again.
     type: bool
     default: false
     version_added: 0.4.0
@@ -53,7 +54,7 @@ _value:
 def _row(result, written_only=False):
     if not isinstance(result, dict) or result.get("failed") or result.get("skipped"):
         return None
-    if written_only and not result.get("changed"):
+    if written_only and result.get("row_returned") is not True:
         return None
     if isinstance(result.get("systemuser"), dict) and result["systemuser"]:
         return result["systemuser"]

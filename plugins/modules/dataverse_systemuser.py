@@ -96,7 +96,8 @@ systemuser:
   description:
     - The system user after the task (in check mode, as it would be).
     - After a change of access mode, the row as Dataverse returned it for that write (C(Prefer return=representation)),
-      with the roles as read or passed on before it, so the role gives the licence back without reading it again.
+      with the roles as read or passed on before it (RV(row_returned)), so the role gives the licence back without
+      reading it again.
     - For a user that would be synchronised in check mode, RV(systemuser.systemuserid) is
       C(00000000-0000-0000-0000-000000000000).
   returned: always
@@ -135,6 +136,14 @@ systemuser:
       description: Security roles (C(roleid), C(name), C(roletemplateid), C(businessunitid)).
       type: list
       elements: dict
+row_returned:
+  description:
+    - True when RV(systemuser) is the row Dataverse returned for this task's change of access mode. False when the
+      task wrote nothing, or the service answered without the row (then RV(systemuser) is as it was before, with the
+      new access mode, and a later check must read it).
+  returned: always
+  type: bool
+  version_added: 0.4.0
 sync_requested:
   description: Whether the task asked the admin API to add the user (or, in check mode, would have).
   returned: always
@@ -343,14 +352,15 @@ def run(module):
             if fix:
                 raise error.with_fix(fix) from None
             raise
-    if fresh and (fresh.get("systemuserid") or "").lower() == (user["systemuserid"] or "").lower():
+    returned = bool(fresh) and (fresh.get("systemuserid") or "").lower() == (user["systemuserid"] or "").lower()
+    if returned:
         fresh[ROLES_NAV] = row.get(ROLES_NAV)  # an update returns no expanded roles: as read or passed on
         user = systemuser_dict(fresh)
     elif "accessmode" in patch:
         user["accessmode"] = patch["accessmode"]
         user["access_mode"] = access_mode_name(patch["accessmode"])
     after = {"synchronised": True, "access_mode": user["access_mode"]}
-    result = {"changed": bool(changes), "systemuser": user, "sync_requested": sync_requested}
+    result = {"changed": bool(changes), "systemuser": user, "sync_requested": sync_requested, "row_returned": returned}
     if module._diff:
         result["diff"] = diff_for(before, after, ["synchronised", "access_mode"])
     return result

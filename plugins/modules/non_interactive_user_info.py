@@ -108,9 +108,11 @@ options:
   watch_from:
     description:
       - The moment the window of O(watch_seconds) starts, in seconds since the epoch (the end of the task that removed
-        the licence, as C(now().timestamp()) templated in the next task); the window then does not also count
-        the time this task took to start. A value in the future, or more than O(watch_seconds) ago, is taken as
-        the task's own start. By default the window starts with the task.
+        the licence, as C(now().timestamp()) templated on the controller in the next task); the window then does not
+        also count the time this task took to start. It is compared with the clock of the host the module runs on
+        (the same one for the role, which runs on localhost), and at most 10 seconds are credited, so another
+        host's clock cannot shorten the window by more. A value in the future, or further back, is taken as the
+        task's own start. By default the window starts with the task.
     type: float
     version_added: 0.4.0
   user_id:
@@ -368,13 +370,19 @@ def plan_groups(graph, params, user, problems):
     return groups
 
 
+# watch_from covers the start-up of the watching task; crediting more would let another host's clock (ahead of
+# the controller's) shorten the window.
+WATCH_FROM_CREDIT = 10
+
+
 def window_left(params, now=None):
-    """Seconds of the watch window still to come: watch_seconds from watch_from (when plausible) or from now."""
+    """Seconds of the watch window still to come: watch_seconds less the time since watch_from, at most
+    WATCH_FROM_CREDIT of it; a watch_from in the future or further back counts nothing (another clock)."""
     now = time.time() if now is None else now
     started = params.get("watch_from")
-    if started is None or not 0 <= now - started <= params["watch_seconds"]:
-        started = now  # not given, in the future or long past (another clock): the window starts now
-    return max(0.0, started + params["watch_seconds"] - now)
+    elapsed = now - started if started is not None else 0.0
+    credit = elapsed if 0 <= elapsed <= WATCH_FROM_CREDIT else 0.0
+    return max(0.0, params["watch_seconds"] - credit)
 
 
 def watch(module, user_id, urls, statuses, problems):

@@ -107,6 +107,9 @@ class TokenProvider:
     # -- public -----------------------------------------------------------------------
 
     def get_token(self, scope, force_refresh=False):
+        token = None if force_refresh else self._tokens.get(scope)  # held already: no lock needed to read it
+        if token:
+            return token
         with self._lock:
             return self._get_token(scope, force_refresh)
 

@@ -36,7 +36,7 @@ class Problems(list):
 def at_once(calls):
     """Run the calls (functions without arguments, each on its own HTTP session) at the same time, one thread each,
     and return their results in order: a read phase then waits for the slowest environment, not for the sum of them.
-    The first exception a call raised is raised once all have ended."""
+    Once all have ended, the exception of the first call (in list order) that raised one is raised."""
     results, errors = [None] * len(calls), [None] * len(calls)
 
     def run(index):

@@ -129,12 +129,13 @@ class ApiClient:
         merged.update(headers or {})
         data = json.dumps(json_body) if json_body is not None else None
         budget = RetryBudget(self.max_retries, self.max_total_wait, self.sleep)
-        refreshed = False
+        refreshed = refresh_now = False
         host = urlsplit(url).netloc
         while True:
             if self.backoff:
                 self.backoff.wait(host)  # before the token: the wait must not eat into its lifetime
-            token = self.token_provider.get_token(self.scope, force_refresh=refreshed)
+            token = self.token_provider.get_token(self.scope, force_refresh=refresh_now)
+            refresh_now = False
             merged["Authorization"] = "Bearer " + token
             if method != "GET":
                 self.writes += 1
@@ -151,7 +152,7 @@ class ApiClient:
                         "" if idempotent else "; the write may or may not have been applied"),
                     method=method, url=_without_query(url)) from None
             if raw.status_code == 401 and not refreshed:
-                refreshed = True  # one fresh token: the cached one may have been revoked
+                refreshed = refresh_now = True  # one fresh token: the cached one may have been revoked
                 continue
             retry = raw.status_code in RETRY_ALWAYS or (idempotent and raw.status_code in RETRY_IDEMPOTENT)
             retry_after = parse_retry_after(raw.headers.get("Retry-After"))

@@ -115,8 +115,9 @@ class FakeDataverse(FakeService):
     def __init__(self, url=ENV_URL, users=(), roles=None, business_units=None, environment_id=ENV_ID,
                  caller=None, caller_roles=None, max_non_interactive=7, security_group=None, name="Contoso",
                  allow_role_assignment_on_disabled_users=False, organization_resources=True, page_size=None,
-                 permanent_delete_failures=0, apps=None):
+                 permanent_delete_failures=0, apps=None, ignores_prefer=False):
         super().__init__()
+        self.ignores_prefer = ignores_prefer  # answer a PATCH 204 even when asked for the row
         self.environment_url = url.rstrip("/")
         self.environment_id = environment_id
         self.security_group = security_group
@@ -375,7 +376,7 @@ class FakeDataverse(FakeService):
                 row["_businessunitid_value"] = bu_id
         row.update(body)
         self._touch(row["systemuserid"])
-        if "return=representation" in headers.get("Prefer", ""):  # update with data returned: 200 and the row
+        if "return=representation" in headers.get("Prefer", "") and not self.ignores_prefer:  # 200 and the row
             shaped = dict(self._shape_user(row, query.get("$select"), None), **{"@odata.context": self._context("systemusers")})
             return 200, shaped, {"OData-Version": "4.0", "Preference-Applied": "return=representation"}
         return 204, None, {"OData-Version": "4.0"}

@@ -38,4 +38,6 @@ def test_a_row_of_another_user_or_without_its_ids_is_read_again():
     assert returned_statuses({A: stranger}, [A], ROLES, USER_ID) == {"pending": [], "unread": [A]}
     assert returned_statuses({A: returned_row(businessunitid=None)}, [A], ROLES, USER_ID)["unread"] == [A]
     assert returned_statuses({A: {}}, [A], ROLES, USER_ID)["unread"] == [A]
+    assert returned_statuses({A: returned_row(isdisabled=None)}, [A], ROLES, USER_ID)["unread"] == [A]
+    assert returned_statuses({A: returned_row(accessmode=None)}, [A], ROLES, USER_ID)["unread"] == [A]
     assert returned_statuses(None, [A], ROLES, USER_ID)["unread"] == [A]

@@ -83,6 +83,13 @@ def test_retries_bounded_by_total_wait(fake_tokens, sleeps):
     assert sleeps == [200]  # a second 200 s wait would pass the 300 s cap
 
 
+def test_a_retry_after_the_401_keeps_the_fresh_token(fake_tokens, sleeps):
+    api, dummy = client([FakeResponse(401), FakeResponse(429, headers={"Retry-After": "1"}), FakeResponse(200, {})],
+                        fake_tokens, sleeps)
+    api.get("x")
+    assert [forced for dummy_scope, forced in fake_tokens.calls] == [False, True, False]
+
+
 def test_one_token_refresh_on_401(fake_tokens, sleeps):
     api, session = client([FakeResponse(401), FakeResponse(200, {})], fake_tokens, sleeps)
     api.get("x")

@@ -74,6 +74,17 @@ def test_access_mode_change_returns_the_row_dataverse_returned(tenant):
     assert len(dv.sent("GET")) == reads and len(dv.sent("PATCH")) == 1  # the passed-on row: no read before or after
     assert result["systemuser"]["isdisabled"] is True and result["systemuser"]["accessmode"] == 4
     assert [r["name"] for r in result["systemuser"]["roles"]] == [r["name"] for r in known["roles"]]
+    assert result["row_returned"] is True
+
+
+def test_an_access_mode_change_answered_without_the_row_says_so(tenant):
+    dv = environment(tenant, megan(), ignores_prefer=True)
+    known = tenant.run(upn=MEGAN_UPN)["systemuser"]
+    assert known and tenant.run(upn=MEGAN_UPN)["row_returned"] is False  # no write: nothing returned
+    dv.rows[MEGAN_ID]["isdisabled"] = True
+    result = tenant.run(identity=MEGAN_ID, access_mode="non_interactive", systemuser=known, check_cap=False)
+    assert result["changed"] is True and result["row_returned"] is False
+    assert result["systemuser"]["isdisabled"] is False  # as passed on: not the service's word, so not to be trusted
 
 
 def test_patch_uses_if_match_star(fake_tokens):

@@ -392,9 +392,9 @@ def test_re_read_with_a_known_user_id_skips_the_entra_read(tenant):
 
 @pytest.mark.parametrize("watch_from, left", [
     (None, 30.0),  # not given: the window starts with the task
-    (1000.0 - 12, 18.0),  # the licence went 12 s ago: 18 s of the window are left
-    (1000.0 - 30, 0.0),
-    (1000.0 - 31, 30.0),  # longer ago than the window: another clock, start now
+    (1000.0 - 2.5, 27.5),  # the licence went 2.5 s ago, while this task started: 27.5 s of the window are left
+    (1000.0 - 10, 20.0),
+    (1000.0 - 12, 30.0),  # more than the start-up it covers: another clock, start now
     (1000.0 + 5, 30.0),  # in the future: another clock, start now
 ])
 def test_the_watch_window_counts_from_watch_from(watch_from, left):
@@ -407,6 +407,6 @@ def test_final_watch_sleeps_only_what_is_left_of_the_window(tenant, monkeypatch)
     monkeypatch.setattr(non_interactive_user_info.time, "sleep", slept.append)
     envs = [environment(ENV1, rows=[systemuser_row()])]
     setup(tenant, directory(owned_user()), envs)
-    started = non_interactive_user_info.time.time() - 10
+    started = non_interactive_user_info.time.time() - 4
     tenant.run(preflight=False, watch_seconds=30, watch_reads="final", watch_from=started)
-    assert len(slept) == 1 and 19 < slept[0] <= 20
+    assert len(slept) == 1 and 25 < slept[0] <= 26
