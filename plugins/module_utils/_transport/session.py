@@ -215,6 +215,11 @@ class HttpSession:
         except (OSError, http.client.HTTPException) as exc:
             self._drop(key)
             raise TransportFailure(_kind(exc)) from None
+        except ValueError:
+            # http.client's text quotes the offending header value, which may be the bearer token.
+            self._drop(key)
+            raise ConfigError("A request to %s was not sent: a header or the URL holds characters HTTP does not allow "
+                              "(a damaged token cache file? Delete it: D365_TOKEN_CACHE_DIR)." % parts.hostname) from None
         except BaseException:
             self._drop(key)  # half used: the next request must not go out on it
             raise
