@@ -11,6 +11,11 @@ from ansible.module_utils import _internal as module_internal
 from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.testing import patch_module_args
 
+try:  # ansible-core >= 2.22: the controller masks registered secrets in every task result
+    from ansible.module_utils._internal._secrets_object import mask_object
+except ImportError:
+    mask_object = None
+
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module
 from ansible_collections.d365.identity.tests.unit.fakes.admin_api import FakeAdmin
 from ansible_collections.d365.identity.tests.unit.fakes.graph import FakeGraph
@@ -21,9 +26,21 @@ SECRET_OPTIONS = ("client_secret", "client_certificate_password", "password")
 
 
 class Result(dict):
-    """A module's JSON result; ``out`` is the raw stdout it came from."""
+    """A module's JSON result; ``out`` is its output as Ansible shows it (see shown_output)."""
 
     out = ""
+
+
+def shown_output(stdout):
+    """The module's output as the controller shows it. Before ansible-core 2.22 a module masks its no_log values
+    itself: the raw stdout. From 2.22 on the module reports them (_ansible_new_secrets) and the controller masks
+    them wherever they are in the result, the way executor/task_result.py does; a value the module did not register
+    as a secret stays in the clear and fails the check."""
+    if mask_object is None:
+        return stdout
+    result = json.loads(stdout)
+    result.pop("_ansible_new_secrets", None)  # the channel itself, never shown
+    return json.dumps(mask_object(result))
 
 
 def run_task(module, args, check=False, diff=False):
@@ -52,7 +69,7 @@ def run_task(module, args, check=False, diff=False):
     finally:
         module_internal.is_controller = controller
     result = Result(json.loads(stdout.getvalue()))
-    result.out = stdout.getvalue()
+    result.out = shown_output(stdout.getvalue())
     for name in SECRET_OPTIONS:
         value = params.get(name)
         if isinstance(value, str) and len(value) >= 8:
