@@ -96,7 +96,7 @@ def environment_json(server, env):
 
 
 def add_user(server, req, env):
-    """Force-sync one Entra user into the environment at once (no sync_delay)."""
+    """Force-sync one Entra user into the environment at once (no sync_delay), once its licence has propagated."""
     st = server.state
     body = req.json() or {}
     oid = body.get("objectId")
@@ -112,7 +112,7 @@ def add_user(server, req, env):
     enabled, licensed, in_group = state
     if not enabled:
         raise bap_error(400, "userDisabled", f"The user '{oid}' is disabled in Microsoft Entra ID.")  # assumption
-    if not licensed:
+    if not licensed or st.licence_propagating(user["id"]):
         raise bap_error(400, "userNotLicensed", f"The user '{oid}' does not have a valid license for this "
                         "environment. Assign a license that includes Dataverse and retry.")
     if not in_group:

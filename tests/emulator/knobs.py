@@ -7,6 +7,9 @@ import copy
 DEFAULT_KNOBS = {
     # --- timing ---
     "sync_delay": 0.0,                   # s between Entra eligibility change and Dataverse sync (fact sheet §0, §5)
+    # s from a licence assignment until addUser accepts the user (fact sheet §7: asynchronous, terraform retries
+    # userNotLicensed for up to 9 minutes; how long is an ASSUMPTION)
+    "license_propagation_delay": 0.0,
     "latency_ms": 0,                     # added to every non-control request
     "eventual_consistency_seconds": 0.0,  # new Graph users 404 by id/UPN for this long (fact sheet §3, replication lag)
     "token_lifetime": 3599,              # s; expires_in of issued tokens (fact sheet §1 / example token response)

@@ -129,6 +129,7 @@ class State:
         self.environments = {}   # name -> Environment
         self._lic_cache = (None, None)
         self.version = 0
+        self.licensed_since = {}  # user id -> when it last gained a Dataverse licence (licence propagation, §7)
 
     # ---------- Entra lookups ----------
     def find_user(self, key, include_new=True):
@@ -217,6 +218,11 @@ class State:
         """Call after every Entra mutation: bump version, restart the sync clock of users whose state moved."""
         self.version += 1
         now = time.time() if at is None else at
+        for uid in self.users:
+            if not self.has_dataverse_licence(uid):
+                self.licensed_since.pop(uid, None)
+            else:
+                self.licensed_since.setdefault(uid, now)
         for env in self.environments.values():
             for uid in list(self.users) + [u for u in env.sync if u not in self.users]:
                 state = self.eligibility(uid, env)
@@ -233,6 +239,14 @@ class State:
                 continue
             rec["applied"] = True
             self.apply_sync(env, uid, rec["state"])
+
+    def licence_propagating(self, uid, now=None):
+        """True while the user's newest Dataverse licence has not reached Power Platform yet (fact sheet §7:
+        licence assignment is asynchronous, addUser answers userNotLicensed meanwhile; terraform retries it for up
+        to 9 minutes). How long it takes is an ASSUMPTION: knob license_propagation_delay, 0 by default."""
+        delay = float(self.knobs.get("license_propagation_delay") or 0)
+        since = self.licensed_since.get(uid)
+        return bool(delay and since is not None and (time.time() if now is None else now) < since + delay)
 
     def apply_sync(self, env, uid, state, create=True):
         enabled, licensed, in_group = state

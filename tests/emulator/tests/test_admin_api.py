@@ -51,6 +51,22 @@ def test_add_user_is_immediate(emu):
     assert row and row["isdisabled"] is False and row["accessmode"] == 0
 
 
+def test_add_user_refuses_until_the_licence_has_propagated(emu):
+    emu.knobs(sync_delay=30, license_propagation_delay=0.6)  # no background sync meanwhile
+    user = emu.create_user("propagating")
+    emu.assign(user["id"], add=[SKU_PLAN1])
+    path = f"scopes/admin/environments/{_env_id(emu, emu.dev)}/addUser"
+    r = emu.bap("POST", path, json={"objectId": user["id"]})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "userNotLicensed"
+    assert emu.systemuser(user["id"]) is None
+    time.sleep(0.7)
+    assert emu.bap("POST", path, json={"objectId": user["id"]}).status_code == 200
+    assert emu.systemuser(user["id"])["isdisabled"] is False
+    # A second licence does not start the clock again: the user holds one that has propagated.
+    emu.assign(user["id"], add=[SKU_E3])
+    assert emu.bap("POST", path, json={"objectId": user["id"]}).status_code == 200
+
+
 def test_add_user_accepts_capitalised_key(emu):
     user = emu.create_user("caps")
     emu.assign(user["id"], add=[SKU_PLAN1])
