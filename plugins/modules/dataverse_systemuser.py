@@ -38,6 +38,21 @@ options:
         is taken as the object id (a C(systemuserid) cannot name a user that is not in the environment yet).
     type: bool
     default: false
+  sync_wait:
+    description:
+      - With O(sync=true), while the admin API refuses the user with C(userNotLicensed), ask again every
+        O(sync_poll_interval) seconds for up to about this many seconds, in this one task. Entra licence assignment
+        is asynchronous, so a licence given just now takes a while to reach the Power Platform.
+      - When it still refuses, the task fails with C(transient=true), so a caller's C(until) loop can repeat it
+        (the role C(non_interactive_user) does). V(0) fails at the first refusal. Other refusals never wait.
+    type: int
+    default: 0
+    version_added: 0.4.0
+  sync_poll_interval:
+    description: Seconds between two C(addUser) requests while waiting (see O(sync_wait)).
+    type: int
+    default: 10
+    version_added: 0.4.0
   environment_id:
     description:
       - Power Platform environment id of O(environment_url) (the name the admin API lists it under), for O(sync=true).
@@ -149,6 +164,12 @@ sync_requested:
   returned: always
   type: bool
   sample: false
+sync_waited:
+  description: Seconds this task waited for the user's licence to reach the admin API (see O(sync_wait)).
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.4.0
 """
 
 import time
@@ -212,7 +233,7 @@ def environment_id(module, client):
     return env_id
 
 
-def sync_error(params, environment_url, error):
+def sync_error(params, environment_url, error, waited=0):
     """The addUser diagnostics as messages that name the fix."""
     text = " ".join(str(t) for t in (error.code, error.service_message) if t)
     fix = next((f for code, f in SYNC_FIXES.items() if code.lower() in text.lower()), None)
@@ -220,9 +241,10 @@ def sync_error(params, environment_url, error):
         fix = ADMIN_APP
     if fix is None:
         return error
-    mapped = error.with_message("Could not add %s to %s (%s): %s. Fix: %s." % (
+    mapped = error.with_message("Could not add %s to %s (%s): %s. Fix: %s.%s" % (
         describe(params), environment_url, error.code or error.status,
-        (error.service_message or error.message).strip().rstrip("."), fix))
+        (error.service_message or error.message).strip().rstrip("."), fix,
+        " (Asked again for %d s.)" % waited if waited else ""))
     # The licence is still propagating to the admin API: the one refusal worth retrying (terraform does too).
     mapped.transient = any(code.lower() in text.lower() for code in TRANSIENT_SYNC_CODES)
     return mapped
@@ -242,24 +264,33 @@ def object_id_of(module, params):
 
 
 def request_sync(module, client):
-    """addUser, then a bounded re-read. Returns (row, requested)."""
+    """addUser, then a bounded re-read. Returns (row, requested, seconds waited for the licence)."""
     params = module.params
     oid = object_id_of(module, params)
     by_oid = {"identity": oid}
     if identity.upn_of(params["identity"]):
         row = read_one(client, by_oid)  # already there under another domainname (renamed UPN)
         if row:
-            return row, False
+            return row, False, 0
     env_id = (params.get("environment_id") or "").strip() or environment_id(module, client)
     admin = module.admin_api_client()
+    waited = [0]
 
     def send():
-        try:
-            admin.add_user(env_id, oid)
-        except ApiError as error:
-            if error.outcome_unknown:
-                raise
-            raise sync_error(params, client.environment_url, error) from None
+        # Asking again within one process costs a request, not a module run per attempt.
+        pause = max(1, params["sync_poll_interval"])
+        while True:
+            try:
+                admin.add_user(env_id, oid)
+                return None
+            except ApiError as error:
+                if error.outcome_unknown:
+                    raise
+                mapped = sync_error(params, client.environment_url, error, waited[0])
+                if not getattr(mapped, "transient", False) or waited[0] + pause > params["sync_wait"]:
+                    raise mapped from None
+            sleep(pause)
+            waited[0] += pause
 
     def check():  # addUser may have been applied: re-read before asking again
         row = read_one(client, by_oid)
@@ -267,13 +298,13 @@ def request_sync(module, client):
 
     found = write_and_verify(send, check, attempts=ADD_USER_ATTEMPTS)
     if found:
-        return found
+        return found + (waited[0],)
     for wait in SYNC_WAITS:
         if wait:
             sleep(wait)
         row = read_one(client, by_oid)
         if row:
-            return row, True
+            return row, True, waited[0]
     raise D365Error("The Power Platform admin API accepted adding %s to %s, but the user was still missing after "
                     "%d s. Fix: re-run the task later; the synchronisation may still be in progress." % (
                         describe(params), client.environment_url, sum(SYNC_WAITS)))
@@ -322,14 +353,14 @@ def run(module):
     if not known or (row is None and not params["sync"]):  # "missing" is trusted only to ask for the sync
         row = read_one(client, params)
     present = row is not None
-    sync_requested = False
+    sync_requested, waited = False, 0
     if row is None:
         if not params["sync"]:
             raise not_synchronised(params, client.environment_url, BACKGROUND_SYNC)
         if module.check_mode:
             row = would_be_user(params)
         else:
-            row, sync_requested = request_sync(module, client)
+            row, sync_requested, waited = request_sync(module, client)
         sync_requested = sync_requested or module.check_mode
     user = systemuser_dict(row)
 
@@ -360,7 +391,8 @@ def run(module):
         user["accessmode"] = patch["accessmode"]
         user["access_mode"] = access_mode_name(patch["accessmode"])
     after = {"synchronised": True, "access_mode": user["access_mode"]}
-    result = {"changed": bool(changes), "systemuser": user, "sync_requested": sync_requested, "row_returned": returned}
+    result = {"changed": bool(changes), "systemuser": user, "sync_requested": sync_requested, "row_returned": returned,
+              "sync_waited": waited}
     if module._diff:
         result["diff"] = diff_for(before, after, ["synchronised", "access_mode"])
     return result
@@ -369,6 +401,7 @@ def run(module):
 def main():
     spec = dict(identity.spec(IDENTITY_ARGSPEC_OLD_NAMES), access_mode=ACCESS_MODE_OPTION,
                 sync={"type": "bool", "default": False}, environment_id={"type": "str"},
+                sync_wait={"type": "int", "default": 0}, sync_poll_interval={"type": "int", "default": 10},
                 check_cap={"type": "bool", "default": True}, systemuser=KNOWN_SYSTEMUSER_OPTION)
     run_module(D365Module(argument_spec=spec, dataverse=True, supports_check_mode=True), run)
 

@@ -162,6 +162,45 @@ def test_sync_diagnostics_name_the_fix(tenant, status, code, message, expected):
     assert dv.writes() == []
 
 
+def not_licensed(tenant):
+    return tenant.admin.error(400, "userNotLicensed", "The user does not have a valid license.", "POST", ADD_USER)
+
+
+def test_sync_refused_while_the_licence_propagates_fails_transient_without_sync_wait(tenant, no_sleep):
+    dv = environment(tenant)
+    tenant.admin.fail("add_user", not_licensed(tenant))
+    result = tenant.run(upn=LYNNE_UPN, sync=True)
+    assert result["failed"] and result["transient"] is True and result["error_code"] == "userNotLicensed"
+    assert len(tenant.admin.calls) == 1 and no_sleep == [] and lynne_rows(dv) == []
+
+
+def test_sync_wait_asks_again_in_the_same_task_until_the_licence_has_propagated(tenant, no_sleep):
+    dv = environment(tenant)
+    tenant.admin.fail("add_user", not_licensed(tenant), not_licensed(tenant))  # then the licence has arrived
+    result = tenant.run(upn=LYNNE_UPN, sync=True, sync_wait=30, sync_poll_interval=3, access_mode="non_interactive")
+    assert result["changed"] is True and result["sync_requested"] is True and result["sync_waited"] == 6
+    assert no_sleep == [3, 3] and len(tenant.admin.calls) == 3
+    (row,) = lynne_rows(dv)
+    assert row["accessmode"] == 4 and result["systemuser"]["systemuserid"] == row["systemuserid"]
+
+
+def test_sync_wait_that_runs_out_fails_transient_and_says_how_long_it_asked(tenant, no_sleep):
+    environment(tenant)
+    tenant.admin.fail_always(not_licensed(tenant), "add_user")
+    result = tenant.run(upn=LYNNE_UPN, sync=True, sync_wait=10, sync_poll_interval=4)
+    assert result["failed"] and result["transient"] is True and "Asked again for 8 s" in result["msg"]
+    assert no_sleep == [4, 4] and len(tenant.admin.calls) == 3
+
+
+def test_sync_wait_never_waits_for_a_refusal_that_time_does_not_mend(tenant, no_sleep):
+    environment(tenant)
+    tenant.admin.fail_always(tenant.admin.error(400, "userNotPartOfSecurityGroup", "not a member", "POST", ADD_USER),
+                             "add_user")
+    result = tenant.run(upn=LYNNE_UPN, sync=True, sync_wait=60, sync_poll_interval=5)
+    assert result["failed"] and not result["transient"] and result["error_code"] == "userNotPartOfSecurityGroup"
+    assert no_sleep == [] and len(tenant.admin.calls) == 1
+
+
 def test_sync_outside_the_environments_security_group_names_the_fix(tenant):
     # Not scripted: the admin API itself refuses a user outside the environment's security group.
     group = "0b5c2a8e-0000-4000-8000-000000000001"
