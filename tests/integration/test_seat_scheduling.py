@@ -242,8 +242,9 @@ def test_full_environment_fails_its_users_before_any_write_others_converge(emula
 
 
 def test_fleet_with_more_users_than_forks_and_fewer_seats_converges(emulator, tmp_path):
-    """Users waiting for a seat keep their fork: without batches of --forks users, two waiting users could take both
-    forks from the two users holding the seats, and nothing would move until the seat wait ran out."""
+    """Users waiting for a seat keep their fork: if more users than forks were started at once (strategy free), two
+    waiting users could take both forks from the two users holding the seats, and nothing would move until the seat
+    wait ran out. The playbook's host_pinned starts a user only with a fork of its own until it is done."""
     emulator.control("POST", "/reset")
     try:
         start = seat_rows(state(emulator))
