@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark: the fleet playbook d365.identity.non_interactive_users, U users (default 20) x 2 environments.
 
-One tenant emulator (50 ms latency per request, emulated sync delay 10 s, F free seats of
+One tenant emulator (50 ms latency per request, emulated sync 10 s: the background sync and, for the admin API's
+forced sync, the licence propagation it waits for (addUser answers userNotLicensed meanwhile), F free seats of
 DYN365_ENTERPRISE_PLAN1 (default 3), injected 429s with Retry-After on Graph, Dataverse and the
 admin API), a fresh tenant (POST /reset) and a cold token cache for each phase:
 
@@ -21,7 +22,8 @@ With fewer free seats than forks, users wait for a seat (the role's seat schedul
 jitter); a seat given back by one user is taken by a waiting one.
 
     cd <built tree> && PYTHONPATH=<build root> python tests/benchmarks/bench_fleet.py [--users 20] [--forks 10]
-        [--seats 3] [--sync-delay 10] [--sequential-users N] [--skip-sequential] [--skip-slices] [--p429 0.02]
+        [--seats 3] [--sync-delay 10] [--license-propagation S] [--sequential-users N] [--skip-sequential]
+        [--skip-slices] [--p429 0.02]
 """
 
 from __future__ import annotations
@@ -91,7 +93,8 @@ def prepare_tenant(emulator, args):
     """Fresh tenant: args.seats free seats of SKU, the knobs of the run."""
     emulator.control("POST", "/reset")
     consumed = seat_counts(emulator)["consumed"]
-    knobs = {"latency_ms": LATENCY_MS, "sync_delay": args.sync_delay, "max_noninteractive_users": args.users + 10}
+    knobs = {"latency_ms": LATENCY_MS, "sync_delay": args.sync_delay, "max_noninteractive_users": args.users + 10,
+             "license_propagation_delay": args.sync_delay if args.license_propagation is None else args.license_propagation}
     if args.p429:
         knobs.update(faults={s: {"p429": args.p429} for s in API_SERVICES}, fault_seed=args.seed,
                      fault_retry_after=args.retry_after)
@@ -200,6 +203,7 @@ def run_phase(emulator, work, args, name, groups, forks):
     upns = {host: "fleet-%s-%s-%s@contoso.onmicrosoft.com" % (name, run_id, host) for group in groups for host in group}
     watch = SeatWatch(emulator)
     watch.start()
+    cpu_before = cpu_times()
     started = time.perf_counter()
     processes, reports = [], []
     for index, group in enumerate(groups):
@@ -211,6 +215,7 @@ def run_phase(emulator, work, args, name, groups, forks):
         processes.append(start_playbook(env, inventory, forks, reports[-1]))
     outputs = [finish(p, 3600) for p in processes]
     wall = time.perf_counter() - started
+    busy = cpu_busy(cpu_before, cpu_times())
     watch.stop()
     log = emulator.control("GET", "/requests")
     state = emulator.control("GET", "/state")
@@ -229,7 +234,24 @@ def run_phase(emulator, work, args, name, groups, forks):
             "start": start, "end": end, "max_consumed": max(watch.max_consumed, end["consumed"]),
             "total": max(watch.total, start["enabled"]), "polls": watch.polls, "poll_errors": watch.errors,
             "tokens": bench_tokens.token_requests(log), "throttled": throttled, "wide": wide, "same": same,
-            "api": len([e for e in log if e["service"] in API_SERVICES])}
+            "api": len([e for e in log if e["service"] in API_SERVICES]), "busy": busy}
+
+
+def cpu_times():
+    """The machine's CPU times (Linux /proc/stat), or None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            return [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def cpu_busy(before, after):
+    """Share of the machine's CPU time that was busy between two cpu_times() (idle and iowait count as free)."""
+    if not before or not after:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return 1 - (spent[3] + spent[4]) / float(sum(spent) or 1)
 
 
 def verdict(passed):
@@ -238,8 +260,9 @@ def verdict(passed):
 
 def show(res, args):
     converged = [u for u, s in res["states"].items() if s == "ok"]
-    print("\n%s: %d users x 2 environments, %s: rc %s, wall %.1f s, %d API requests" % (
-        res["name"], res["users"], res["how"], "/".join(map(str, res["rcs"])), res["wall"], res["api"]))
+    print("\n%s: %d users x 2 environments, %s: rc %s, wall %.1f s, %d API requests, CPU %s busy" % (
+        res["name"], res["users"], res["how"], "/".join(map(str, res["rcs"])), res["wall"], res["api"],
+        "?" if res["busy"] is None else "%.0f%%" % (100 * res["busy"])))
     seat_failed = [u for u, m in res["failures"].items() if SEAT_WORDS.search(m)]
     if res["failures"]:
         print("  users failed: %d, of which %d for lack of a free seat (seat scheduling is not in this tree yet)" % (
@@ -275,6 +298,9 @@ def main(argv=None):
     parser.add_argument("--forks", type=int, default=10)
     parser.add_argument("--seats", type=int, default=3, help="free seats of %s (default 3)" % SKU)
     parser.add_argument("--sync-delay", type=float, default=10, help="emulated Entra -> Dataverse sync delay, s")
+    parser.add_argument("--license-propagation", type=float, default=None,
+                        help="s from a licence until the admin API's addUser accepts the user (default: the sync delay; "
+                             "0: a forced sync succeeds at once)")
     parser.add_argument("--p429", type=float, default=0.02, help="share of API requests answered 429 (0: none)")
     parser.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the injected 429s, s")
     parser.add_argument("--seed", type=int, default=12)
@@ -301,9 +327,10 @@ def main(argv=None):
                                         len(hosts[0::2]), len(hosts[1::2]), args.forks)))
         finally:
             emulator.stop()
-    print("\nfleet benchmark: %d users x 2 environments, %d free seats of %s, sync delay %g s, latency %d ms, "
-          "injected 429 p=%g with Retry-After %g s"
-          % (args.users, args.seats, SKU, args.sync_delay, LATENCY_MS, args.p429, args.retry_after))
+    propagation = args.sync_delay if args.license_propagation is None else args.license_propagation
+    print("\nfleet benchmark: %d users x 2 environments, %d free seats of %s, sync delay %g s, licence propagation "
+          "before a forced sync %g s, latency %d ms, injected 429 p=%g with Retry-After %g s"
+          % (args.users, args.seats, SKU, args.sync_delay, propagation, LATENCY_MS, args.p429, args.retry_after))
     print("load average (1 min) %.2f at the start, %.2f at the end, %d cores" % (load, os.getloadavg()[0], os.cpu_count() or 0))
     print("role timing: %s" % ", ".join("%s=%s" % (k[len("non_interactive_user_"):], v) for k, v in ROLE_TIMING.items()))
     for res in results:
