@@ -49,7 +49,7 @@ options:
     default: 0
     version_added: 0.4.0
   sync_poll_interval:
-    description: Seconds between two C(addUser) requests while waiting (see O(sync_wait)).
+    description: Seconds between two C(addUser) requests while waiting (see O(sync_wait)); at least 1.
     type: int
     default: 10
     version_added: 0.4.0
@@ -166,7 +166,7 @@ sync_requested:
   sample: false
 sync_waited:
   description: Seconds this task waited for the user's licence to reach the admin API (see O(sync_wait)).
-  returned: always
+  returned: success
   type: int
   sample: 0
   version_added: 0.4.0
@@ -200,6 +200,10 @@ SYNC_FIXES = {
     "UserNotFound": "give the user's UPN or Entra object id as identity, or create the user first "
                     "(d365.identity.entra_user)",
 }
+# After sync_wait: the user was licensed when the wait began (the caller had just given the licence), so time helps.
+PROPAGATION_FIX = ("the licence given to the user has not reached the Power Platform yet (Entra licence assignment "
+                   "is asynchronous): wait longer (sync_wait; in the role non_interactive_user, "
+                   "non_interactive_user_sync_retries x non_interactive_user_sync_delay), then retry")
 BACKGROUND_SYNC = ("wait for the background synchronisation (the user must be enabled, hold a Dynamics 365 licence "
                    "and be in the environment's security group), poll with d365.identity.dataverse_systemuser_info, "
                    "or set sync: true to add it now")
@@ -239,6 +243,8 @@ def sync_error(params, environment_url, error, waited=0):
     fix = next((f for code, f in SYNC_FIXES.items() if code.lower() in text.lower()), None)
     if isinstance(error, PermissionDeniedError) or error.status == 403:
         fix = ADMIN_APP
+    elif waited and fix == SYNC_FIXES["userNotLicensed"]:
+        fix = PROPAGATION_FIX
     if fix is None:
         return error
     mapped = error.with_message("Could not add %s to %s (%s): %s. Fix: %s.%s" % (

@@ -112,6 +112,7 @@ def add_user(server, req, env):
     enabled, licensed, in_group = state
     if not enabled:
         raise bap_error(400, "userDisabled", f"The user '{oid}' is disabled in Microsoft Entra ID.")  # assumption
+    # ASSUMPTION (§7 gives no order): a licence still propagating is reported before the security-group check.
     if not licensed or st.licence_propagating(user["id"]):
         raise bap_error(400, "userNotLicensed", f"The user '{oid}' does not have a valid license for this "
                         "environment. Assign a license that includes Dataverse and retry.")

@@ -11,10 +11,11 @@ from ansible.module_utils import _internal as module_internal
 from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.testing import patch_module_args
 
-try:  # ansible-core >= 2.22: the controller masks registered secrets in every task result
-    from ansible.module_utils._internal._secrets_object import mask_object
+try:  # ansible-core >= 2.22: the module reports its no_log values and the controller masks them in every result
+    from ansible.module_utils import secrets as public_secrets
+    from ansible.module_utils._internal import _secrets, _secrets_object
 except ImportError:
-    mask_object = None
+    public_secrets = _secrets = _secrets_object = None
 
 from ansible_collections.d365.identity.plugins.module_utils._module import D365Module
 from ansible_collections.d365.identity.tests.unit.fakes.admin_api import FakeAdmin
@@ -31,16 +32,34 @@ class Result(dict):
     out = ""
 
 
+@contextlib.contextmanager
+def secret_masker(masker):
+    """ansible-core >= 2.22: use masker as the process's secret masker meanwhile (all three module references)."""
+    if _secrets is None:
+        yield
+        return
+    saved = _secrets._secret_masker
+    for holder in (_secrets, _secrets_object, public_secrets):
+        holder._secret_masker = masker
+    try:
+        yield
+    finally:
+        for holder in (_secrets, _secrets_object, public_secrets):
+            holder._secret_masker = saved
+
+
 def shown_output(stdout):
     """The module's output as the controller shows it. Before ansible-core 2.22 a module masks its no_log values
     itself: the raw stdout. From 2.22 on the module reports them (_ansible_new_secrets) and the controller masks
-    them wherever they are in the result, the way executor/task_result.py does; a value the module did not register
-    as a secret stays in the clear and fails the check."""
-    if mask_object is None:
+    exactly those wherever they are in the result, the way executor/task_result.py does: a value the module did not
+    report stays in the clear and fails the check."""
+    if _secrets is None:
         return stdout
     result = json.loads(stdout)
-    result.pop("_ansible_new_secrets", None)  # the channel itself, never shown
-    return json.dumps(mask_object(result))
+    controller = _secrets.SecretMasker()
+    controller.register_secret_texts(result.pop("_ansible_new_secrets", None) or [])  # the channel, never shown
+    with secret_masker(controller):
+        return json.dumps(_secrets_object.mask_object(result))
 
 
 def run_task(module, args, check=False, diff=False):
@@ -59,7 +78,9 @@ def run_task(module, args, check=False, diff=False):
     stdout = io.StringIO()
     controller, module_internal.is_controller = module_internal.is_controller, False
     try:
-        with patch_module_args(params), contextlib.redirect_stdout(stdout):
+        # A module's process starts knowing no secret: every no_log value it meets is reported as new.
+        with secret_masker(_secrets.SecretMasker() if _secrets else None), patch_module_args(params), \
+                contextlib.redirect_stdout(stdout):
             try:
                 main()
             except SystemExit:

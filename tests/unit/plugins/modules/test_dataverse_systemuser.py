@@ -189,6 +189,7 @@ def test_sync_wait_that_runs_out_fails_transient_and_says_how_long_it_asked(tena
     tenant.admin.fail_always(not_licensed(tenant), "add_user")
     result = tenant.run(upn=LYNNE_UPN, sync=True, sync_wait=10, sync_poll_interval=4)
     assert result["failed"] and result["transient"] is True and "Asked again for 8 s" in result["msg"]
+    assert "has not reached the Power Platform yet" in result["msg"] and "wait longer" in result["msg"]
     assert no_sleep == [4, 4] and len(tenant.admin.calls) == 3
 
 
