@@ -2,7 +2,8 @@
 """Benchmark: the fleet playbook d365.identity.non_interactive_users, U users (default 20) x 2 environments.
 
 One tenant emulator (50 ms latency per request, emulated sync 10 s: the background sync and, for the admin API's
-forced sync, the licence propagation it waits for (addUser answers userNotLicensed meanwhile), F free seats of
+forced sync, the licence propagation it waits for (addUser answers userNotLicensed meanwhile; that the two take as
+long is an assumption, --license-propagation sets it apart), F free seats of
 DYN365_ENTERPRISE_PLAN1 (default 3), injected 429s with Retry-After on Graph, Dataverse and the
 admin API), a fresh tenant (POST /reset) and a cold token cache for each phase:
 
@@ -241,7 +242,7 @@ def cpu_times():
     """The machine's CPU times (Linux /proc/stat), or None elsewhere."""
     try:
         with open("/proc/stat", encoding="ascii") as handle:
-            return [int(v) for v in handle.readline().split()[1:]]
+            return [int(v) for v in handle.readline().split()[1:9]]  # guest time is counted in user time already
     except (OSError, ValueError):
         return None
 
