@@ -16,7 +16,7 @@ from .httpio import HttpError, Request, Response, bap_error, dataverse_error, gr
 from .scenario import DEFAULT_SCENARIO, build_state, load_file
 from .throttling import Concurrency, FaultInjector, SlidingWindow, retry_after_fractional, retry_after_seconds
 from .tls import make_ca_and_server_cert
-from .tokens import TokenSigner
+from .tokens import JwtError, TokenSigner, decode_unverified
 
 
 class Emulator:
@@ -129,6 +129,24 @@ def route(path):
     return "login", login.handle
 
 
+def identify_for_log(emu, req):
+    """An injected fault answers before the service reads the request: still name its sender in the log (the bearer
+    token's claims, unverified, and the Dataverse environment of the path), so a request sent inside the fault's
+    Retry-After window can be told apart from another client's."""
+    auth = req.header("Authorization") or ""
+    if auth.lower().startswith("bearer "):
+        try:
+            claims = decode_unverified(auth[7:].strip())[1]
+        except JwtError:
+            claims = None
+        if isinstance(claims, dict):
+            req.claims, req.client_id, req.audience = claims, claims.get("appid"), claims.get("aud")
+    if req.service == "dataverse":
+        name = req.path[len("/dataverse/"):].partition("/")[0]
+        if name in emu.state.environments:
+            req.environment = name
+
+
 def fault_response(service, kind, req, retry):
     status = int(kind)
     if service == "graph":
@@ -190,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         if fault in ("429", "500", "503"):
+            identify_for_log(emu, req)
             emu.sleep_latency(req)
             resp = fault_response(service, fault, req, float(knobs.get("fault_retry_after") or 1))
             self._finish(emu, req, resp, fault)

@@ -39,6 +39,14 @@ def test_faults_are_seeded_and_reproducible(emu):
     assert r.status_code == 429 and r.json()["error"]["code"] == "0x80072322" and r.headers["Retry-After"] == "1"
 
 
+def test_an_injected_fault_is_logged_with_its_sender(emu):
+    emu.token(emu.dev)
+    emu.knobs(faults={"dataverse": {"p429": 1.0}})
+    assert emu.dv("GET", "WhoAmI()").status_code == 429
+    (entry,) = [e for e in emu.requests_log() if e["fault"] == "429"]
+    assert entry["client_id"] and entry["token"] and entry["environment"] == "contoso-dev"
+
+
 def test_graph_fault_429_is_fractional_and_control_api_is_never_faulted(emu):
     emu.token("https://graph.microsoft.com")
     emu.knobs(faults={"graph": {"p429": 1.0}}, fault_retry_after=0.25)
