@@ -24,12 +24,17 @@ class SharedBackoff:
         self.store, self.sleep, self.clock = store, sleep, clock
 
     def wait(self, host):
-        """Sleep while another process's Retry-After for host runs; the seconds slept."""
-        delay = min(self.store.backoff_until(host) - self.clock(), MAX_SHARED_WAIT)
-        if delay <= 0:
-            return 0.0
-        self.sleep(delay)
-        return delay
+        """Sleep while another process's Retry-After for host runs; the seconds slept (at most MAX_SHARED_WAIT).
+
+        Read again after each sleep: a 429 another process got meanwhile may have moved the end later."""
+        slept = 0.0
+        while slept < MAX_SHARED_WAIT:
+            delay = min(self.store.backoff_until(host) - self.clock(), MAX_SHARED_WAIT - slept)
+            if delay <= 0:
+                break
+            self.sleep(delay)
+            slept += delay
+        return slept
 
     def note(self, host, seconds):
         """Record a Retry-After for host; longer than MAX_SHARED_WAIT, each process's own retry budget decides."""

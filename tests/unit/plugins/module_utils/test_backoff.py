@@ -63,6 +63,24 @@ def test_no_wait_once_the_window_passed_nor_for_another_host_and_a_long_one_is_c
     assert backoff.wait("graph.microsoft.com") == 0.0  # a long Retry-After holds the others back once, not per request
 
 
+def test_a_window_moved_later_while_waiting_is_waited_out_too(tmp_path):
+    clock = Clock()
+    store = FileTokenCache(str(tmp_path), "client-key")
+    backoff = SharedBackoff(store, sleep=clock.sleep, clock=clock)
+    other = SharedBackoff(store, sleep=clock.sleep, clock=clock)
+    backoff.note("org.crm4.dynamics.com", 1)
+    first_sleep = clock.sleep
+
+    def sleep(seconds):  # while this process sleeps, another one gets a 429 with a later end
+        first_sleep(seconds)
+        if len(clock.slept) == 1:
+            other.clock = lambda: clock.now - 0.8  # its 429 came 0.2 s into the first window
+            other.note("org.crm4.dynamics.com", 1)
+    backoff.sleep = sleep
+    assert round(backoff.wait("org.crm4.dynamics.com"), 3) == 1.2
+    assert [round(s, 3) for s in clock.slept] == [1.0, 0.2]
+
+
 def test_a_planted_file_is_not_trusted(tmp_path):
     store = FileTokenCache(str(tmp_path), "client-key")
     target = tmp_path / "elsewhere"
