@@ -135,6 +135,10 @@ class ApiClient:
             if self.backoff:
                 self.backoff.wait(host)  # before the token: the wait must not eat into its lifetime
             token = self.token_provider.get_token(self.scope, force_refresh=refresh_now)
+            if self.backoff and self.backoff.wait(host):
+                # another process's 429 came while this one waited for its token (forks share the token lock):
+                # waited out; the token again, from the cache, so that the wait cannot have aged it
+                token = self.token_provider.get_token(self.scope)
             refresh_now = False
             merged["Authorization"] = "Bearer " + token
             if method != "GET":

@@ -81,6 +81,21 @@ def test_a_window_moved_later_while_waiting_is_waited_out_too(tmp_path):
     assert [round(s, 3) for s in clock.slept] == [1.0, 0.2]
 
 
+def test_a_window_recorded_while_waiting_for_the_token_is_waited_out_before_sending(tmp_path, fake_tokens):
+    clock = Clock()
+    client, session = process(tmp_path, clock, [FakeResponse(200, {"ok": 1})], fake_tokens)
+    other = SharedBackoff(FileTokenCache(str(tmp_path), "client-key"), sleep=clock.sleep, clock=clock)
+    get_token = fake_tokens.get_token
+
+    def slow_token(*args, **kwargs):  # another fork gets a 429 while this one waits for the token lock
+        if not clock.slept:
+            other.note("org.crm4.dynamics.com", 2)
+        return get_token(*args, **kwargs)
+    fake_tokens.get_token = slow_token
+    assert client.get("WhoAmI()") == {"ok": 1}
+    assert clock.slept == [2.0] and len(session.calls) == 1
+
+
 def test_a_planted_file_is_not_trusted(tmp_path):
     store = FileTokenCache(str(tmp_path), "client-key")
     target = tmp_path / "elsewhere"
