@@ -34,10 +34,15 @@ def rows_of(env, entity_set):
     return {"systemusers": env.systemusers, "businessunits": env.business_units, "roles": env.roles}[entity_set]
 
 
+def split_path(path):
+    """(environment name, the rest) of a /dataverse/<name>/... path."""
+    env_name, dummy, sub = path[len("/dataverse/"):].partition("/")
+    return env_name, sub
+
+
 def handle(server, req):
     st = server.state
-    rest = req.path[len("/dataverse/"):]
-    env_name, dummy, sub = rest.partition("/")
+    env_name, sub = split_path(req.path)
     env = st.environments.get(env_name)
     if env is None:
         raise HttpError(Response(404, "Not Found", content_type="text/plain"))

@@ -142,7 +142,7 @@ def identify_for_log(emu, req):
         if isinstance(claims, dict):
             req.claims, req.client_id, req.audience = claims, claims.get("appid"), claims.get("aud")
     if req.service == "dataverse":
-        name = req.path[len("/dataverse/"):].partition("/")[0]
+        name = dataverse.split_path(req.path)[0]
         if name in emu.state.environments:
             req.environment = name
 

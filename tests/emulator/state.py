@@ -241,9 +241,9 @@ class State:
             self.apply_sync(env, uid, rec["state"])
 
     def licence_propagating(self, uid, now=None):
-        """True while the user's newest Dataverse licence has not reached Power Platform yet (fact sheet §7:
-        licence assignment is asynchronous, addUser answers userNotLicensed meanwhile; terraform retries it for up
-        to 9 minutes). How long it takes is an ASSUMPTION: knob license_propagation_delay, 0 by default."""
+        """True while the Dataverse licence the user gained (from none) has not reached Power Platform yet (fact
+        sheet §7: licence assignment is asynchronous, addUser answers userNotLicensed meanwhile; terraform retries it
+        for up to 9 minutes). How long it takes is an ASSUMPTION: knob license_propagation_delay, 0 by default."""
         delay = float(self.knobs.get("license_propagation_delay") or 0)
         since = self.licensed_since.get(uid)
         return bool(delay and since is not None and (time.time() if now is None else now) < since + delay)
